@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# setup.sh - make a fresh Debian 12 machine ready and build shardnet.
+#
+#   scripts/setup.sh [BUILD_DIR]      (default BUILD_DIR: build)
+#
+# Installs the Debian packages below when any is missing (apt-get update first;
+# needs root or sudo), then configures and builds with meson.  Idempotent:
+# a second run installs nothing and only rebuilds what changed.
+set -euo pipefail
+
+# The one list of Debian packages shardnet needs to build, test and run.
+PACKAGES=(
+  build-essential meson ninja-build pkg-config cmake
+  libopenmpi-dev openmpi-bin
+  libdnnl-dev
+  libhdf5-dev hdf5-tools zlib1g-dev
+  libcmocka-dev
+  dataset-fashion-mnist
+)
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${1:-build}
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cd "$here"
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" --buildtype=release
+fi
+meson compile -C "$build"
+echo "setup: built $here/$build/trainer/shardnet"

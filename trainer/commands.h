@@ -1,0 +1,9 @@
+/* commands.h - the subcommands of the shardnet binary.  Each takes the
+ * arguments after its name (argv[0] is the command name) and returns the
+ * process exit status: 0 success, 1 failure, 2 usage error. */
+#ifndef SHARDNET_COMMANDS_H
+#define SHARDNET_COMMANDS_H
+
+int cmd_summary(int argc, char **argv);
+
+#endif

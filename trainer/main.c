@@ -1,0 +1,52 @@
+/* main.c - the shardnet binary: git-style subcommands.
+ *
+ *   shardnet <command> [options]     shardnet <command> --help
+ *
+ * Unknown commands give the usage and exit 2. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "shardnet_version.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} Command;
+
+static const Command commands[] = {
+    {"summary", cmd_summary, "print LeNet's layers, output shapes and parameter counts"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: shardnet <command> [options]\n"
+                 "       shardnet <command> --help\n"
+                 "       shardnet --version\n\n"
+                 "Data-parallel LeNet training on oneDNN and MPI.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("shardnet %s\n", SHARDNET_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "shardnet: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
