@@ -1,0 +1,95 @@
+/* lenet.h - LeNet, the textbook's CNN, composed from the oneDNN ops.
+ *
+ * classic (the textbook): conv 6@5x5 pad 2, sigmoid, avg-pool 2/2,
+ *   conv 16@5x5, sigmoid, avg-pool 2/2, flatten, linear 120, sigmoid,
+ *   linear 84, sigmoid, linear 10 (classes).
+ * modern: the same with ReLU and max-pool.
+ *
+ * Input channels and size come from the data, like the textbook's lazy
+ * layers: lenet_describe() infers every layer's output shape and every
+ * learnable tensor's shape from (n, c, h, w).
+ *
+ * One table of learnable tensors (readable name, the textbook nn.Sequential
+ * key, shape) carves views into ONE flat parameter buffer; gradients and
+ * momentum use the same offsets.  The caller owns those buffers; the model
+ * owns only its primitives and activations.
+ *
+ * lenet_forward leaves the logits in m->logits (n, classes).
+ * lenet_backward OVERWRITES the flat gradient buffer with d loss / d params
+ * for the batch of the last lenet_forward (same params and images).
+ */
+#ifndef SHARDNET_LENET_H
+#define SHARDNET_LENET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conv.h"
+#include "dnn.h"
+#include "linear.h"
+#include "pool.h"
+
+typedef enum { ARCH_CLASSIC, ARCH_MODERN } LeNetArch;
+
+#define LENET_LAYERS 12
+#define LENET_TENSORS 10
+
+typedef struct {
+    const char *name; /* "conv1.weight" */
+    const char *key;  /* textbook nn.Sequential key, "0.weight" */
+    int ndims;
+    int64_t dims[4];
+    size_t offset; /* in floats, into the flat buffer */
+    size_t count;
+} TensorView;
+
+typedef struct {
+    const char *kind; /* "Conv2d", "Sigmoid", "AvgPool2d", "Flatten", "Linear", ... */
+    int ndims;
+    int64_t out[4];   /* output shape */
+    size_t n_params;
+} LayerInfo;
+
+typedef struct {
+    LeNetArch arch;
+    int64_t n, c, h, w, classes;
+    Layout layout;
+    LayerInfo layers[LENET_LAYERS];
+    TensorView tensors[LENET_TENSORS];
+    size_t n_params;
+
+    /* Built by lenet_init (not by lenet_describe). */
+    Conv conv1, conv2;
+    Pool pool1, pool2;
+    Linear fc1, fc2, fc3;
+    Port input;                          /* NCHW images -> activation layout */
+    float *a1, *p1, *a2, *p2, *f1, *f2;  /* activations after each stage */
+    float *logits;                       /* (n, classes) */
+    float *d_a1, *d_p1, *d_a2, *d_p2, *d_f1, *d_f2;
+} LeNet;
+
+const char *lenet_arch_name(LeNetArch arch); /* "classic" / "modern" */
+int lenet_arch_parse(const char *s, LeNetArch *arch);
+
+/* Shapes only: layers, tensors, n_params.  -1 and base_error() when the input
+ * is too small for the network or sizes are invalid. */
+int lenet_describe(LeNet *m, LeNetArch arch, int64_t n, int64_t c, int64_t h, int64_t w,
+                   int64_t classes);
+/* describe + build the primitives and activation buffers for batch n. */
+int lenet_init(LeNet *m, LeNetArch arch, int64_t n, int64_t c, int64_t h, int64_t w,
+               int64_t classes, Layout layout);
+/* images (n, c, h, w) plain NCHW. */
+void lenet_forward(LeNet *m, const float *params, const float *images);
+/* diff_logits (n, classes); grads: the flat gradient buffer (n_params). */
+void lenet_backward(LeNet *m, const float *params, const float *images, const float *diff_logits,
+                    float *grads);
+void lenet_free(LeNet *m);
+
+/* Xavier-uniform weights, zero biases, from seed: the same values on every
+ * host (SplitMix64, see rng.h; tensors filled in table order). */
+void lenet_init_params(const LeNet *m, float *params, uint64_t seed);
+
+/* Index of the tensor named name or keyed key; -1 if none. */
+int lenet_find_tensor(const LeNet *m, const char *name_or_key);
+
+#endif
