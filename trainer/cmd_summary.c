@@ -1,12 +1,115 @@
-/* cmd_summary.c - `shardnet summary`: filled in with the LeNet model. */
+/* cmd_summary.c - `shardnet summary`: one row per layer of LeNet with its
+ * output shape and parameter count, for a given input shape (the textbook's
+ * layer summary). */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "base.h"
 #include "commands.h"
+#include "lenet.h"
+
+static void summary_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: shardnet summary [--arch classic|modern] [--input N,C,H,W] [--classes K]\n\n"
+            "Prints LeNet's layers with their output shapes and parameter counts.\n"
+            "Layer sizes are inferred from the input shape, like the textbook's lazy layers.\n\n"
+            "  --arch A        classic (sigmoid, average pooling; default) or modern (ReLU, max pooling)\n"
+            "  --input N,C,H,W input shape (default 1,1,28,28)\n"
+            "  --classes K     number of classes (default 10)\n"
+            "  --help          this text\n");
+}
+
+/* "256,3,28,28" -> four positive sizes; -1 with base_error() otherwise. */
+static int parse_shape(const char *s, int64_t out[4])
+{
+    const char *p = s;
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || v < 1 || (i < 3 ? *end != ',' : *end != '\0'))
+            return base_error_set("--input needs four positive integers N,C,H,W, got '%s'", s);
+        out[i] = v;
+        p = end + 1;
+    }
+    return 0;
+}
+
+static void print_shape(const LayerInfo *l)
+{
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "(");
+    for (int d = 0; d < l->ndims; d++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%lld", d ? ", " : "", (long long)l->out[d]);
+    snprintf(buf + n, sizeof buf - (size_t)n, ")");
+    printf("%-24s", buf);
+}
 
 int cmd_summary(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    printf("summary: not yet\n");
-    return 1;
+    static const struct option opts[] = {{"arch", required_argument, 0, 'a'},
+                                         {"input", required_argument, 0, 'i'},
+                                         {"classes", required_argument, 0, 'k'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    LeNetArch arch = ARCH_CLASSIC;
+    int64_t in[4] = {1, 1, 28, 28};
+    long classes = 10;
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            if (lenet_arch_parse(optarg, &arch) < 0)
+                goto bad;
+            break;
+        case 'i':
+            if (parse_shape(optarg, in) < 0)
+                goto bad;
+            break;
+        case 'k':
+            classes = strtol(optarg, &end, 10);
+            if (*end || classes < 2) {
+                base_error_set("--classes needs an integer >= 2, got '%s'", optarg);
+                goto bad;
+            }
+            break;
+        case 'h': summary_usage(stdout); return 0;
+        default: summary_usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "shardnet summary: unexpected argument '%s'\n", argv[optind]);
+        summary_usage(stderr);
+        return 2;
+    }
+    LeNet m;
+    if (lenet_describe(&m, arch, in[0], in[1], in[2], in[3], classes) < 0) {
+        fprintf(stderr, "shardnet summary: %s\n", base_error());
+        return 1;
+    }
+    printf("LeNet (%s), input (%lld, %lld, %lld, %lld)\n", lenet_arch_name(arch),
+           (long long)in[0], (long long)in[1], (long long)in[2], (long long)in[3]);
+    printf("%-3s %-12s %-24s %10s\n", "#", "Layer", "Output shape", "Params");
+    for (int i = 0; i < LENET_LAYERS; i++) {
+        printf("%-3d %-12s ", i, m.layers[i].kind);
+        print_shape(&m.layers[i]);
+        printf(" %10zu\n", m.layers[i].n_params);
+    }
+    printf("Total learnable parameters: %zu (%zu bytes as float32)\n", m.n_params,
+           m.n_params * sizeof(float));
+    for (int t = 0; t < LENET_TENSORS; t++) {
+        const TensorView *v = &m.tensors[t];
+        printf("  %-13s %-10s (", v->name, v->key);
+        for (int d = 0; d < v->ndims; d++)
+            printf("%s%lld", d ? ", " : "", (long long)v->dims[d]);
+        printf(")\n");
+    }
+    return 0;
+bad:
+    fprintf(stderr, "shardnet summary: %s\n\n", base_error());
+    summary_usage(stderr);
+    return 2;
 }

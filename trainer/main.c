@@ -45,8 +45,12 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
+        if (!strcmp(argv[1], commands[i].name)) {
+            static char name[64]; /* "shardnet train" in getopt's messages */
+            snprintf(name, sizeof name, "shardnet %s", commands[i].name);
+            argv[1] = name;
             return commands[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "shardnet: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
