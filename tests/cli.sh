@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# cli.sh - the shardnet binary's command line: help, usage errors, exit
+# codes, and the textbook's layer summary printed by `shardnet summary`.
+#   tests/cli.sh PATH/TO/shardnet
+set -u
+bin=${1:?usage: cli.sh PATH/TO/shardnet}
+pass=0 fail=0
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+# check NAME WANT_STATUS PATTERN_IN_OUTPUT -- COMMAND...
+check() {
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  "$@" >"$out" 2>"$err"
+  local got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL $name: exit $got, want $want"; sed 's/^/  | /' "$err" | head -5; fail=$((fail + 1)); return
+  fi
+  if ! cat "$out" "$err" | grep -qE -- "$pattern"; then
+    echo "FAIL $name: output lacks /$pattern/"; cat "$out" "$err" | sed 's/^/  | /' | head -8
+    fail=$((fail + 1)); return
+  fi
+  echo "ok   $name"; pass=$((pass + 1))
+}
+
+check "help lists commands"       0 '^  summary '             -- "$bin" --help
+check "no command is usage"       2 'usage: shardnet'         -- "$bin"
+check "unknown command"           2 "unknown command 'frobnicate'" -- "$bin" frobnicate
+check "version"                   0 '^shardnet [0-9]+\.[0-9]+' -- "$bin" --version
+check "summary --help"            0 'usage: shardnet summary' -- "$bin" summary --help
+check "summary unknown flag"      2 "unrecognized option '--bogus'" -- "$bin" summary --bogus
+check "summary bad input shape"   2 'four positive integers'  -- "$bin" summary --input 1,2,3
+check "summary bad arch"          2 "unknown architecture 'lenet5'" -- "$bin" summary --arch lenet5
+check "summary too small input"   1 'too small'               -- "$bin" summary --input 1,1,8,8
+check "bench bad batch"           2 'positive integer'        -- "$bin" bench --batch 0
+
+# The textbook's table for X of shape (256, 3, 28, 28), row by row.
+"$bin" summary --input 256,3,28,28 >"$out" 2>"$err"
+want='Conv2d (256, 6, 28, 28)
+Sigmoid (256, 6, 28, 28)
+AvgPool2d (256, 6, 14, 14)
+Conv2d (256, 16, 10, 10)
+Sigmoid (256, 16, 10, 10)
+AvgPool2d (256, 16, 5, 5)
+Flatten (256, 400)
+Linear (256, 120)
+Sigmoid (256, 120)
+Linear (256, 84)
+Sigmoid (256, 84)
+Linear (256, 10)'
+got=$(awk '$1 ~ /^[0-9]+$/ { sub(/^[0-9]+ +/, ""); sub(/ +[0-9]+$/, ""); gsub(/  +/, " "); print }' "$out")
+if [ "$got" = "$want" ]; then
+  echo "ok   summary matches the textbook's table"; pass=$((pass + 1))
+else
+  echo "FAIL summary table:"; diff <(echo "$want") <(echo "$got") | sed 's/^/  | /'; fail=$((fail + 1))
+fi
+check "summary parameter count"   0 'Total learnable parameters: 61706 ' -- "$bin" summary
+check "modern summary"            0 'MaxPool2d'                -- "$bin" summary --arch modern
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
