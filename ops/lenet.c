@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rng.h"
 
@@ -198,36 +199,75 @@ int lenet_init(LeNet *m, LeNetArch arch, int64_t n, int64_t c, int64_t h, int64_
 
 #define P(m, params, i) ((params) + (m)->tensors[i].offset)
 
+const char *const lenet_stage_names[LENET_STAGES] = {"conv1", "pool1", "conv2", "pool2",
+                                                     "fc1",   "fc2",   "fc3",   "input"};
+
+static double clock_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Adds the time since *t to slot (when profiling) and restarts the clock. */
+static void lap(double *slot, double *t)
+{
+    if (!slot)
+        return;
+    double now = clock_now();
+    *slot += now - *t;
+    *t = now;
+}
+
+#define LAP(m, dir, stage) lap((m)->profile ? &(m)->profile->dir[stage] : NULL, &t)
+
 void lenet_forward(LeNet *m, const float *params, const float *images)
 {
+    double t = m->profile ? clock_now() : 0.0;
     port_in(&m->input, images);
     const float *x = dnn_data(m->input.prim);
+    LAP(m, forward, STAGE_INPUT);
     conv_forward(&m->conv1, x, P(m, params, 0), P(m, params, 1), m->a1);
+    LAP(m, forward, STAGE_CONV1);
     pool_forward(&m->pool1, m->a1, m->p1);
+    LAP(m, forward, STAGE_POOL1);
     conv_forward(&m->conv2, m->p1, P(m, params, 2), P(m, params, 3), m->a2);
+    LAP(m, forward, STAGE_CONV2);
     pool_forward(&m->pool2, m->a2, m->p2);
+    LAP(m, forward, STAGE_POOL2);
     linear_forward(&m->fc1, m->p2, P(m, params, 4), P(m, params, 5), m->f1);
+    LAP(m, forward, STAGE_FC1);
     linear_forward(&m->fc2, m->f1, P(m, params, 6), P(m, params, 7), m->f2);
+    LAP(m, forward, STAGE_FC2);
     linear_forward(&m->fc3, m->f2, P(m, params, 8), P(m, params, 9), m->logits);
+    LAP(m, forward, STAGE_FC3);
 }
 
 void lenet_backward(LeNet *m, const float *params, const float *images, const float *diff_logits,
                     float *grads)
 {
     (void)images; /* the forward's copy in the activation layout is used */
+    double t = m->profile ? clock_now() : 0.0;
     const float *x = dnn_data(m->input.prim);
     linear_backward(&m->fc3, m->f2, m->logits, diff_logits, P(m, params, 8), m->d_f2,
                     P(m, grads, 8), P(m, grads, 9));
+    LAP(m, backward, STAGE_FC3);
     linear_backward(&m->fc2, m->f1, m->f2, m->d_f2, P(m, params, 6), m->d_f1, P(m, grads, 6),
                     P(m, grads, 7));
+    LAP(m, backward, STAGE_FC2);
     linear_backward(&m->fc1, m->p2, m->f1, m->d_f1, P(m, params, 4), m->d_p2, P(m, grads, 4),
                     P(m, grads, 5));
+    LAP(m, backward, STAGE_FC1);
     pool_backward(&m->pool2, m->d_p2, m->d_a2);
+    LAP(m, backward, STAGE_POOL2);
     conv_backward(&m->conv2, m->p1, m->a2, m->d_a2, P(m, params, 2), m->d_p1, P(m, grads, 2),
                   P(m, grads, 3));
+    LAP(m, backward, STAGE_CONV2);
     pool_backward(&m->pool1, m->d_p1, m->d_a1);
+    LAP(m, backward, STAGE_POOL1);
     conv_backward(&m->conv1, x, m->a1, m->d_a1, P(m, params, 0), NULL, P(m, grads, 0),
                   P(m, grads, 1));
+    LAP(m, backward, STAGE_CONV1);
 }
 
 void lenet_free(LeNet *m)

@@ -50,6 +50,18 @@ typedef struct {
     size_t n_params;
 } LayerInfo;
 
+/* Time spent per stage, in seconds, summed over calls (see lenet.profile). */
+typedef enum {
+    STAGE_CONV1, STAGE_POOL1, STAGE_CONV2, STAGE_POOL2, STAGE_FC1, STAGE_FC2, STAGE_FC3,
+    STAGE_INPUT, LENET_STAGES
+} LeNetStage;
+
+typedef struct {
+    double forward[LENET_STAGES], backward[LENET_STAGES];
+} LeNetProfile;
+
+extern const char *const lenet_stage_names[LENET_STAGES];
+
 typedef struct {
     LeNetArch arch;
     int64_t n, c, h, w, classes;
@@ -66,6 +78,7 @@ typedef struct {
     float *a1, *p1, *a2, *p2, *f1, *f2;  /* activations after each stage */
     float *logits;                       /* (n, classes) */
     float *d_a1, *d_p1, *d_a2, *d_p2, *d_f1, *d_f2;
+    LeNetProfile *profile; /* when set, forward/backward add their stage times */
 } LeNet;
 
 const char *lenet_arch_name(LeNetArch arch); /* "classic" / "modern" */

@@ -32,6 +32,7 @@ static void bench_usage(FILE *out)
             "  --steps N               timed steps (default 200, after 20 warm-up steps)\n"
             "  --layout nhwc|nchw      activation layout (default nhwc)\n"
             "  --no-ftz                keep denormals (default: flush to zero)\n"
+            "  --profile               also print time per layer, forward and backward\n"
             "  --help                  this text\n"
             "Threads: OMP_NUM_THREADS (oneDNN's OpenMP runtime).\n");
 }
@@ -42,11 +43,12 @@ int cmd_bench(int argc, char **argv)
         {"arch", required_argument, 0, 'a'}, {"batch", required_argument, 0, 'b'},
         {"steps", required_argument, 0, 's'}, {"layout", required_argument, 0, 'l'},
         {"no-ftz", no_argument, 0, 'f'},     {"help", no_argument, 0, 'h'},
+        {"profile", no_argument, 0, 'p'},
         {0, 0, 0, 0}};
     LeNetArch arch = ARCH_CLASSIC;
     long batch = 128, steps = 200;
     Layout layout = LAYOUT_NHWC;
-    int ftz = 1, c;
+    int ftz = 1, profile = 0, c;
     char *end;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -78,6 +80,7 @@ int cmd_bench(int argc, char **argv)
             }
             break;
         case 'f': ftz = 0; break;
+        case 'p': profile = 1; break;
         case 'h': bench_usage(stdout); return 0;
         default: bench_usage(stderr); return 2;
         }
@@ -107,15 +110,24 @@ int cmd_bench(int argc, char **argv)
         labels[i] = (int32_t)(rng_next(&rng) % 10);
     SgdConfig sgd = {0.1f, 0.0f, 0.0f};
 
-    double t0 = 0;
+    double t0 = 0, t_loss = 0, t_sgd = 0;
     LossResult r = {0};
+    LeNetProfile prof;
     for (long s = 0; s < steps + 20; s++) {
-        if (s == 20)
+        if (s == 20) {
+            memset(&prof, 0, sizeof prof);
+            m.profile = profile ? &prof : NULL;
+            t_loss = t_sgd = 0;
             t0 = now();
+        }
         lenet_forward(&m, params, images);
+        double t1 = now();
         r = loss_softmax_xent(m.logits, labels, (size_t)batch, 10, diff);
+        t_loss += now() - t1;
         lenet_backward(&m, params, images, diff, grads);
+        t1 = now();
         sgd_step(&sgd, params, grads, momentum, m.n_params);
+        t_sgd += now() - t1;
     }
     double dt = now() - t0;
     printf("bench: arch=%s batch=%ld layout=%s ftz=%s threads=%s\n", lenet_arch_name(arch), batch,
@@ -130,6 +142,14 @@ int cmd_bench(int argc, char **argv)
            m.fc1.core.impl_bwd_weights);
     printf("bench: %ld steps in %.3f s: %.0f img/s (%.3f ms/step), final loss %.4f\n", steps, dt,
            (double)steps * (double)batch / dt, 1e3 * dt / (double)steps, r.loss);
+    if (profile) {
+        printf("bench: per step, microseconds:  forward  backward\n");
+        for (int i = 0; i < LENET_STAGES; i++)
+            printf("bench:   %-8s %24.1f %9.1f\n", lenet_stage_names[i],
+                   1e6 * prof.forward[i] / (double)steps, 1e6 * prof.backward[i] / (double)steps);
+        printf("bench:   %-8s %24.1f\n", "loss", 1e6 * t_loss / (double)steps);
+        printf("bench:   %-8s %24.1f\n", "sgd", 1e6 * t_sgd / (double)steps);
+    }
     lenet_free(&m);
     free(params), free(grads), free(momentum), free(images), free(diff), free(labels);
     return 0;
