@@ -56,14 +56,15 @@ static int parse_header(Idx *idx, gzFile f, const char *path, int ndim)
 {
     unsigned char head[16];
     uint32_t want = ndim == 3 ? IDX_MAGIC_IMAGES : IDX_MAGIC_LABELS;
-    size_t hsize = 4 + 4 * (size_t)ndim;
-    if (read_exact(f, path, head, hsize, "header"))
+    if (read_exact(f, path, head, 4, "header"))
         return -1;
     uint32_t magic = be32(head);
     if (magic != want)
         return base_error_set("%s: wrong magic 0x%08x, expected 0x%08x (unsigned-byte %s, %d "
                               "dimension%s)", path, magic, want, ndim == 3 ? "images" : "labels",
                               ndim, ndim == 1 ? "" : "s");
+    if (read_exact(f, path, head + 4, 4 * (size_t)ndim, "header"))
+        return -1;
     idx->ndim = ndim;
     idx->item_size = 1;
     for (int d = 0; d < ndim; d++) {
