@@ -326,10 +326,9 @@ static int read_strings(hid_t file, const char *name, int want, char ***out, int
         return -1;
     hid_t space = H5Aget_space(attr);
     hssize_t count = H5Sget_simple_extent_npoints(space);
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
+    hid_t type = H5Aget_type(attr); /* keeps the file's cset: no ASCII/UTF-8 conversion */
     char **raw = xcalloc((size_t)count + 1, sizeof *raw);
-    herr_t rc = count ? H5Aread(attr, type, raw) : 0;
+    herr_t rc = H5Tis_variable_str(type) <= 0 ? -1 : count ? H5Aread(attr, type, raw) : 0;
     *n = (int)count;
     *out = xcalloc((size_t)count + 1, sizeof **out);
     for (hssize_t i = 0; rc >= 0 && i < count; i++)
@@ -340,7 +339,7 @@ static int read_strings(hid_t file, const char *name, int want, char ***out, int
     H5Tclose(type);
     H5Sclose(space);
     H5Aclose(attr);
-    return rc < 0 ? base_error_set("attribute %s: cannot read as strings", name) : 0;
+    return rc < 0 ? base_error_set("attribute %s: cannot read as variable-length strings", name) : 0;
 }
 
 static int read_attributes(Dataset *ds)
