@@ -97,7 +97,7 @@ static int write_split(hid_t file, const char *name, const DatasetArrays *a,
                        const DatasetContents *c)
 {
     size_t sample = c->channels * c->height * c->width;
-    size_t rows = CHUNK_BYTES / sample ? CHUNK_BYTES / sample : 1;
+    size_t rows = c->chunk ? c->chunk : CHUNK_BYTES / sample ? CHUNK_BYTES / sample : 1;
     rows = rows < a->count ? rows : a->count;
     hsize_t dims[4] = {a->count, c->channels, c->height, c->width};
     hsize_t chunk[4] = {rows, c->channels, c->height, c->width};

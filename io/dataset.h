@@ -55,6 +55,7 @@ typedef struct {
     const char *const *source_files;  /* (num_sources) base names */
     const char *const *source_sha256; /* (num_sources) hex digests */
     int deflate;                      /* 0: no compression, 1..9: deflate level */
+    size_t chunk;                     /* samples per chunk; 0: about 1 MiB of images */
 } DatasetContents;
 
 typedef struct {

@@ -148,6 +148,7 @@ void fixture_write_dataset(const char *path, size_t ntrain, size_t ntest, size_t
         .channels = c, .height = h, .width = w,
         .num_classes = 10, .class_names = names,
         .num_sources = 1, .source_files = files, .source_sha256 = sha,
+        .chunk = FIXTURE_CHUNK,
     };
     if (dataset_write(path, &contents))
         fail_msg("fixture_write_dataset: %s", base_error());

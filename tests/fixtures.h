@@ -28,7 +28,9 @@ void fixture_write_idx(const char *path, uint32_t magic, int ndim, const uint32_
 /* The four standard IDX files in dir: ntrain/ntest samples of rows x cols. */
 void fixture_write_idx_set(const char *dir, size_t ntrain, size_t ntest, size_t rows,
                            size_t cols, int gz);
-/* A valid dataset file (10 classes) of (C, H, W) samples. */
+/* A valid dataset file (10 classes) of (C, H, W) samples, chunked by
+ * FIXTURE_CHUNK samples (not a divisor of the test sizes: partial chunks). */
+#define FIXTURE_CHUNK 100
 void fixture_write_dataset(const char *path, size_t ntrain, size_t ntest, size_t c, size_t h,
                            size_t w);
 

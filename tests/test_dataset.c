@@ -47,6 +47,7 @@ static void test_round_trip(void **state)
     assert_int_equal(ds.height, H);
     assert_int_equal(ds.width, W);
     assert_int_equal(ds.format_version, 1);
+    assert_int_equal(ds.chunk[DATASET_TRAIN], FIXTURE_CHUNK);
     assert_int_equal(ds.num_classes, 10);
     assert_string_equal(ds.class_names[9], "c9");
     assert_int_equal(ds.num_sources, 1);
