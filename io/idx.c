@@ -9,6 +9,16 @@
 
 #include "base.h"
 
+/* gzerror's text without the "path: " prefix zlib puts in front of it. */
+static const char *gz_message(gzFile f, const char *path, int *errnum)
+{
+    const char *msg = gzerror(f, errnum);
+    size_t n = strlen(path);
+    if (!strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2))
+        msg += n + 2;
+    return msg;
+}
+
 /* Reads exactly n bytes or explains why not: gzread takes an unsigned int
  * length, so large payloads go in slices. */
 static int read_exact(gzFile f, const char *path, void *buf, size_t n, const char *what)
@@ -19,7 +29,7 @@ static int read_exact(gzFile f, const char *path, void *buf, size_t n, const cha
         int got = gzread(f, (char *)buf + done, (unsigned)want);
         if (got < 0 || (size_t)got < want) {
             int errnum = Z_OK;
-            const char *msg = gzerror(f, &errnum);
+            const char *msg = gz_message(f, path, &errnum);
             size_t have = done + (got > 0 ? (size_t)got : 0);
             if (errnum != Z_OK && errnum != Z_STREAM_END)
                 return base_error_set("%s: corrupt or truncated gzip stream in the %s after %zu of "
@@ -38,7 +48,7 @@ static int check_end(gzFile f, const char *path, size_t payload)
     unsigned char extra;
     int got = gzread(f, &extra, 1);
     int errnum = Z_OK;
-    const char *msg = gzerror(f, &errnum);
+    const char *msg = gz_message(f, path, &errnum);
     if (got > 0)
         return base_error_set("%s: trailing data after the %zu payload bytes the header declares",
                               path, payload);
