@@ -4,6 +4,7 @@
 #ifndef SHARDNET_COMMANDS_H
 #define SHARDNET_COMMANDS_H
 
+int cmd_prepare(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 

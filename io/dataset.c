@@ -1,0 +1,500 @@
+/* dataset.c - HDF5 writer and validating reader of the dataset layout in
+ * dataset.h.  The writer goes to a temporary file renamed on success; the
+ * reader checks everything it will later rely on, so sample reads need no
+ * further validation. */
+#include "dataset.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base.h"
+
+static const char *const SPLIT_NAME[2] = {"train", "test"};
+/* Chunks of about 1 MiB: large enough for fast sequential reads, small enough
+ * that a sparse rank does not read much it throws away. */
+#define CHUNK_BYTES ((size_t)1 << 20)
+
+static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* Prefixes the current base_error() with the file name. */
+static int error_in(const char *path)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", base_error());
+    return base_error_set("%s: %s", path, msg);
+}
+
+static void close_id(hid_t *id, herr_t (*closer)(hid_t))
+{
+    if (*id > 0)
+        closer(*id);
+    *id = H5I_INVALID_HID;
+}
+
+/* ---- writer ---------------------------------------------------------- */
+
+void dataset_pixel_stats(const uint8_t *pixels, size_t n, double *mean, double *std)
+{
+    size_t hist[256] = {0};
+    for (size_t i = 0; i < n; i++)
+        hist[pixels[i]]++;
+    double sum = 0, sq = 0;
+    for (int v = 0; v < 256; v++)
+        sum += (double)hist[v] * (v / 255.0);
+    *mean = n ? sum / (double)n : 0;
+    for (int v = 0; v < 256; v++)
+        sq += (double)hist[v] * (v / 255.0 - *mean) * (v / 255.0 - *mean);
+    *std = n ? sqrt(sq / (double)n) : 0;
+}
+
+static int write_scalar(hid_t loc, const char *name, hid_t file_type, hid_t mem_type,
+                        const void *value)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, mem_type, value);
+    close_id(&attr, H5Aclose);
+    close_id(&space, H5Sclose);
+    return rc < 0 ? base_error_set("cannot write attribute %s", name) : 0;
+}
+
+static int write_strings(hid_t loc, const char *name, const char *const *s, int n)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr < 0 ? -1 : n == 0 ? 0 : H5Awrite(attr, type, s);
+    close_id(&attr, H5Aclose);
+    close_id(&space, H5Sclose);
+    close_id(&type, H5Tclose);
+    return rc < 0 ? base_error_set("cannot write attribute %s", name) : 0;
+}
+
+static int write_array(hid_t group, const char *name, int rank, const hsize_t *dims,
+                       const hsize_t *chunk, int deflate, const uint8_t *data)
+{
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, rank, chunk);
+    if (deflate)
+        H5Pset_deflate(dcpl, (unsigned)deflate);
+    hid_t dset = H5Dcreate2(group, name, H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    herr_t rc = dset < 0 ? -1 : H5Dwrite(dset, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    close_id(&dset, H5Dclose);
+    close_id(&dcpl, H5Pclose);
+    close_id(&space, H5Sclose);
+    return rc < 0 ? base_error_set("cannot write dataset %s", name) : 0;
+}
+
+static int write_split(hid_t file, const char *name, const DatasetArrays *a,
+                       const DatasetContents *c)
+{
+    size_t sample = c->channels * c->height * c->width;
+    size_t rows = c->chunk ? c->chunk : CHUNK_BYTES / sample ? CHUNK_BYTES / sample : 1;
+    rows = rows < a->count ? rows : a->count;
+    hsize_t dims[4] = {a->count, c->channels, c->height, c->width};
+    hsize_t chunk[4] = {rows, c->channels, c->height, c->width};
+    hsize_t label_chunk[1] = {a->count < 65536 ? a->count : 65536};
+    hid_t group = H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (group < 0)
+        return base_error_set("cannot create group /%s", name);
+    int rc = write_array(group, "images", 4, dims, chunk, c->deflate, a->images);
+    if (!rc)
+        rc = write_array(group, "labels", 1, dims, label_chunk, c->deflate, a->labels);
+    H5Gclose(group);
+    return rc;
+}
+
+static int check_contents(const DatasetContents *c)
+{
+    if (c->num_classes < 1 || c->num_classes > DATASET_MAX_CLASSES)
+        return base_error_set("num_classes %d is not in [1, %d]", c->num_classes,
+                              DATASET_MAX_CLASSES);
+    if (!c->channels || !c->height || !c->width)
+        return base_error_set("sample shape (%zu, %zu, %zu) has a zero dimension", c->channels,
+                              c->height, c->width);
+    if (!c->train.count || !c->test.count)
+        return base_error_set("empty split: %zu training and %zu test samples", c->train.count,
+                              c->test.count);
+    const DatasetArrays *split[2] = {&c->train, &c->test};
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < split[s]->count; i++)
+            if (split[s]->labels[i] >= c->num_classes)
+                return base_error_set("%s label %d of sample %zu is not < num_classes %d",
+                                      SPLIT_NAME[s], split[s]->labels[i], i, c->num_classes);
+    return 0;
+}
+
+static int write_attributes(hid_t file, const DatasetContents *c)
+{
+    int version = DATASET_FORMAT_VERSION;
+    double mean, std;
+    dataset_pixel_stats(c->train.images, c->train.count * c->channels * c->height * c->width,
+                        &mean, &std);
+    if (write_scalar(file, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, &version) ||
+        write_scalar(file, "num_classes", H5T_STD_I32LE, H5T_NATIVE_INT, &c->num_classes) ||
+        write_strings(file, "class_names", c->class_names, c->num_classes) ||
+        write_strings(file, "source_files", c->source_files, c->num_sources) ||
+        write_strings(file, "source_sha256", c->source_sha256, c->num_sources) ||
+        write_scalar(file, "pixel_mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &mean) ||
+        write_scalar(file, "pixel_std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &std))
+        return -1;
+    return 0;
+}
+
+static int write_file(const char *tmp, const DatasetContents *c)
+{
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0)
+        return base_error_set("cannot create HDF5 file");
+    int rc = write_split(file, "train", &c->train, c);
+    if (!rc)
+        rc = write_split(file, "test", &c->test, c);
+    if (!rc)
+        rc = write_attributes(file, c);
+    if (H5Fclose(file) < 0 && !rc)
+        rc = base_error_set("cannot close HDF5 file");
+    return rc;
+}
+
+int dataset_write(const char *path, const DatasetContents *c)
+{
+    quiet_hdf5();
+    if (check_contents(c))
+        return error_in(path);
+    size_t n = strlen(path) + 16;
+    char *tmp = xmalloc(n);
+    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    int rc;
+    if (fd < 0) {
+        rc = base_error_set("%s: cannot create a temporary file next to it", path);
+    } else {
+        fchmod(fd, 0644);
+        close(fd);
+        rc = write_file(tmp, c);
+        if (rc)
+            error_in(path);
+        else if (rename(tmp, path))
+            rc = base_error_set("%s: cannot rename %s into place", path, tmp);
+        if (rc)
+            unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* ---- reader ---------------------------------------------------------- */
+
+static int check_uint8(hid_t dset, const char *name)
+{
+    hid_t type = H5Dget_type(dset);
+    int ok = H5Tget_class(type) == H5T_INTEGER && H5Tget_size(type) == 1 &&
+             H5Tget_sign(type) == H5T_SGN_NONE;
+    size_t size = H5Tget_size(type);
+    int is_int = H5Tget_class(type) == H5T_INTEGER;
+    H5Tclose(type);
+    if (!ok)
+        return base_error_set("%s: dtype is %s of %zu byte%s, expected uint8", name,
+                              is_int ? "an integer" : "not an unsigned integer", size,
+                              size == 1 ? "" : "s");
+    return 0;
+}
+
+/* Opens NAME, checks uint8 and rank; dims receives the extents. */
+static hid_t open_array(hid_t file, const char *name, int rank, hsize_t *dims)
+{
+    if (H5Lexists(file, name, H5P_DEFAULT) <= 0) {
+        base_error_set("%s: missing dataset", name);
+        return H5I_INVALID_HID;
+    }
+    hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
+    if (dset < 0) {
+        base_error_set("%s: is not a dataset", name);
+        return H5I_INVALID_HID;
+    }
+    hid_t space = H5Dget_space(dset);
+    int got = H5Sget_simple_extent_ndims(space);
+    if (got == rank)
+        H5Sget_simple_extent_dims(space, dims, NULL);
+    H5Sclose(space);
+    if (check_uint8(dset, name) ||
+        (got != rank && base_error_set("%s: has %d dimensions, expected %d", name, got, rank))) {
+        H5Dclose(dset);
+        return H5I_INVALID_HID;
+    }
+    return dset;
+}
+
+static size_t chunk_rows(hid_t dset, size_t count)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    hsize_t chunk[4] = {0};
+    size_t rows = count;
+    if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 4, chunk) == 4 && chunk[0] > 0)
+        rows = chunk[0];
+    H5Pclose(dcpl);
+    return rows ? rows : 1;
+}
+
+static int check_shape(Dataset *ds, const char *name, const hsize_t *dims, int first)
+{
+    if (!dims[0] || !dims[1] || !dims[2] || !dims[3])
+        return base_error_set("%s: dims (%llu, %llu, %llu, %llu) contain a zero", name,
+                              (unsigned long long)dims[0], (unsigned long long)dims[1],
+                              (unsigned long long)dims[2], (unsigned long long)dims[3]);
+    if (first) {
+        ds->channels = dims[1];
+        ds->height = dims[2];
+        ds->width = dims[3];
+        ds->sample_size = ds->channels * ds->height * ds->width;
+    } else if (dims[1] != ds->channels || dims[2] != ds->height || dims[3] != ds->width) {
+        return base_error_set("%s: sample shape (%llu, %llu, %llu) differs from /train/images "
+                              "(%zu, %zu, %zu)", name, (unsigned long long)dims[1],
+                              (unsigned long long)dims[2], (unsigned long long)dims[3],
+                              ds->channels, ds->height, ds->width);
+    }
+    return 0;
+}
+
+static int open_split(Dataset *ds, int s)
+{
+    char images[32], labels[32];
+    hsize_t idims[4], ldims[1];
+    snprintf(images, sizeof images, "/%s/images", SPLIT_NAME[s]);
+    snprintf(labels, sizeof labels, "/%s/labels", SPLIT_NAME[s]);
+    if (H5Lexists(ds->file, SPLIT_NAME[s], H5P_DEFAULT) <= 0)
+        return base_error_set("/%s: missing group (datasets %s and %s)", SPLIT_NAME[s], images,
+                              labels);
+    ds->images[s] = open_array(ds->file, images, 4, idims);
+    if (ds->images[s] < 0 || check_shape(ds, images, idims, s == DATASET_TRAIN))
+        return -1;
+    ds->labels[s] = open_array(ds->file, labels, 1, ldims);
+    if (ds->labels[s] < 0)
+        return -1;
+    if (ldims[0] != idims[0])
+        return base_error_set("%s has %llu samples but %s has %llu", images,
+                              (unsigned long long)idims[0], labels, (unsigned long long)ldims[0]);
+    ds->count[s] = idims[0];
+    ds->chunk[s] = chunk_rows(ds->images[s], ds->count[s]);
+    return 0;
+}
+
+static hid_t open_attr(hid_t file, const char *name, H5T_class_t cls, hssize_t npoints)
+{
+    if (H5Aexists(file, name) <= 0) {
+        base_error_set("attribute %s: missing", name);
+        return H5I_INVALID_HID;
+    }
+    hid_t attr = H5Aopen(file, name, H5P_DEFAULT);
+    hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
+    int ok_class = H5Tget_class(type) == cls;
+    hssize_t got = H5Sget_simple_extent_npoints(space);
+    H5Tclose(type);
+    H5Sclose(space);
+    if (!ok_class || (npoints >= 0 && got != npoints)) {
+        H5Aclose(attr);
+        base_error_set("attribute %s: wrong type or size (%lld values)", name, (long long)got);
+        return H5I_INVALID_HID;
+    }
+    return attr;
+}
+
+static int read_scalar(hid_t file, const char *name, H5T_class_t cls, hid_t mem, void *out)
+{
+    hid_t attr = open_attr(file, name, cls, 1);
+    if (attr < 0)
+        return -1;
+    herr_t rc = H5Aread(attr, mem, out);
+    H5Aclose(attr);
+    return rc < 0 ? base_error_set("attribute %s: cannot read", name) : 0;
+}
+
+/* Reads a string-array attribute into owned copies; *n receives the length
+ * (checked against want when want >= 0). */
+static int read_strings(hid_t file, const char *name, int want, char ***out, int *n)
+{
+    hid_t attr = open_attr(file, name, H5T_STRING, want);
+    if (attr < 0)
+        return -1;
+    hid_t space = H5Aget_space(attr);
+    hssize_t count = H5Sget_simple_extent_npoints(space);
+    hid_t type = H5Aget_type(attr); /* keeps the file's cset: no ASCII/UTF-8 conversion */
+    char **raw = xcalloc((size_t)count + 1, sizeof *raw);
+    herr_t rc = H5Tis_variable_str(type) <= 0 ? -1 : count ? H5Aread(attr, type, raw) : 0;
+    *n = (int)count;
+    *out = xcalloc((size_t)count + 1, sizeof **out);
+    for (hssize_t i = 0; rc >= 0 && i < count; i++)
+        (*out)[i] = xstrdup(raw[i] ? raw[i] : "");
+    if (rc >= 0 && count)
+        H5Dvlen_reclaim(type, space, H5P_DEFAULT, raw);
+    free(raw);
+    H5Tclose(type);
+    H5Sclose(space);
+    H5Aclose(attr);
+    return rc < 0 ? base_error_set("attribute %s: cannot read as variable-length strings", name) : 0;
+}
+
+static int read_attributes(Dataset *ds)
+{
+    hid_t f = ds->file;
+    if (read_scalar(f, "format_version", H5T_INTEGER, H5T_NATIVE_INT, &ds->format_version))
+        return -1;
+    if (ds->format_version != DATASET_FORMAT_VERSION)
+        return base_error_set("attribute format_version: %d, this program reads version %d",
+                              ds->format_version, DATASET_FORMAT_VERSION);
+    if (read_scalar(f, "num_classes", H5T_INTEGER, H5T_NATIVE_INT, &ds->num_classes))
+        return -1;
+    if (ds->num_classes < 1 || ds->num_classes > DATASET_MAX_CLASSES)
+        return base_error_set("attribute num_classes: %d is not in [1, %d]", ds->num_classes,
+                              DATASET_MAX_CLASSES);
+    int n = 0;
+    if (read_strings(f, "class_names", ds->num_classes, &ds->class_names, &n) ||
+        read_strings(f, "source_files", -1, &ds->source_files, &ds->num_sources) ||
+        read_strings(f, "source_sha256", ds->num_sources, &ds->source_sha256, &n) ||
+        read_scalar(f, "pixel_mean", H5T_FLOAT, H5T_NATIVE_DOUBLE, &ds->pixel_mean) ||
+        read_scalar(f, "pixel_std", H5T_FLOAT, H5T_NATIVE_DOUBLE, &ds->pixel_std))
+        return -1;
+    if (!isfinite(ds->pixel_mean) || !(ds->pixel_std > 0) || !isfinite(ds->pixel_std))
+        return base_error_set("attributes pixel_mean %g / pixel_std %g: not a usable mean/std",
+                              ds->pixel_mean, ds->pixel_std);
+    return 0;
+}
+
+/* Reads the labels in blocks and checks each is < num_classes. */
+static int check_labels(const Dataset *ds, int s)
+{
+    size_t block = 65536;
+    uint8_t *buf = xmalloc(block);
+    int rc = 0;
+    for (size_t first = 0; !rc && first < ds->count[s]; first += block) {
+        size_t n = ds->count[s] - first < block ? ds->count[s] - first : block;
+        rc = dataset_read_range(ds, (DatasetSplit)s, first, n, NULL, buf);
+        for (size_t i = 0; !rc && i < n; i++)
+            if (buf[i] >= ds->num_classes)
+                rc = base_error_set("/%s/labels: label %d of sample %zu is not < num_classes %d",
+                                    SPLIT_NAME[s], buf[i], first + i, ds->num_classes);
+    }
+    free(buf);
+    return rc;
+}
+
+int dataset_open(Dataset *ds, const char *path)
+{
+    *ds = (Dataset){.file = H5I_INVALID_HID,
+                    .images = {H5I_INVALID_HID, H5I_INVALID_HID},
+                    .labels = {H5I_INVALID_HID, H5I_INVALID_HID}};
+    quiet_hdf5();
+    if (H5Fis_hdf5(path) <= 0)
+        return base_error_set("%s: cannot open, or not an HDF5 file", path);
+    ds->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (ds->file < 0)
+        return base_error_set("%s: cannot open as HDF5", path);
+    if (read_attributes(ds) || open_split(ds, DATASET_TRAIN) || open_split(ds, DATASET_TEST) ||
+        check_labels(ds, DATASET_TRAIN) || check_labels(ds, DATASET_TEST)) {
+        error_in(path);
+        dataset_free(ds);
+        return -1;
+    }
+    return 0;
+}
+
+static void free_strings(char **s, int n)
+{
+    for (int i = 0; s && i < n; i++)
+        free(s[i]);
+    free(s);
+}
+
+void dataset_free(Dataset *ds)
+{
+    for (int s = 0; s < 2; s++) {
+        close_id(&ds->images[s], H5Dclose);
+        close_id(&ds->labels[s], H5Dclose);
+    }
+    close_id(&ds->file, H5Fclose);
+    free_strings(ds->class_names, ds->num_classes);
+    free_strings(ds->source_files, ds->num_sources);
+    free_strings(ds->source_sha256, ds->num_sources);
+    *ds = (Dataset){.file = H5I_INVALID_HID,
+                    .images = {H5I_INVALID_HID, H5I_INVALID_HID},
+                    .labels = {H5I_INVALID_HID, H5I_INVALID_HID}};
+}
+
+/* ---- sample reads ---------------------------------------------------- */
+
+/* Rows [first, first+count) of an opened (N, ...) dataset with rank dims. */
+static int read_rows(hid_t dset, int rank, const hsize_t *shape, size_t first, size_t count,
+                     void *dst)
+{
+    hsize_t start[4] = {first, 0, 0, 0}, dims[4] = {count, 0, 0, 0};
+    for (int d = 1; d < rank; d++)
+        dims[d] = shape[d];
+    hid_t file_space = H5Dget_space(dset);
+    hid_t mem_space = H5Screate_simple(rank, dims, NULL);
+    herr_t rc = H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, dims, NULL);
+    if (rc >= 0)
+        rc = H5Dread(dset, H5T_NATIVE_UINT8, mem_space, file_space, H5P_DEFAULT, dst);
+    H5Sclose(mem_space);
+    H5Sclose(file_space);
+    return rc < 0 ? -1 : 0;
+}
+
+int dataset_read_range(const Dataset *ds, DatasetSplit split, size_t first, size_t count,
+                       uint8_t *images, uint8_t *labels)
+{
+    if (first > ds->count[split] || count > ds->count[split] - first)
+        return base_error_set("/%s: samples [%zu, %zu) are outside [0, %zu)", SPLIT_NAME[split],
+                              first, first + count, ds->count[split]);
+    if (!count)
+        return 0;
+    hsize_t shape[4] = {0, ds->channels, ds->height, ds->width};
+    if (images && read_rows(ds->images[split], 4, shape, first, count, images))
+        return base_error_set("/%s/images: read of samples [%zu, %zu) failed", SPLIT_NAME[split],
+                              first, first + count);
+    if (labels && read_rows(ds->labels[split], 1, shape, first, count, labels))
+        return base_error_set("/%s/labels: read of samples [%zu, %zu) failed", SPLIT_NAME[split],
+                              first, first + count);
+    return 0;
+}
+
+static int check_index(const Dataset *ds, DatasetSplit split, const uint32_t *index, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (index[i] >= ds->count[split])
+            return base_error_set("/%s: sample %u is outside [0, %zu)", SPLIT_NAME[split],
+                                  index[i], ds->count[split]);
+        if (i && index[i] <= index[i - 1])
+            return base_error_set("dataset_read_samples: indices not strictly ascending at %zu", i);
+    }
+    return 0;
+}
+
+int dataset_read_samples(const Dataset *ds, DatasetSplit split, const uint32_t *index,
+                         const size_t *slot, size_t n, uint8_t *images, uint8_t *labels)
+{
+    if (check_index(ds, split, index, n))
+        return -1;
+    size_t block = ds->chunk[split], ss = ds->sample_size;
+    uint8_t *block_images = xmalloc(block * ss), *block_labels = xmalloc(block);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n;) {
+        size_t first = index[i] / block * block;
+        size_t count = ds->count[split] - first < block ? ds->count[split] - first : block;
+        rc = dataset_read_range(ds, split, first, count, block_images, block_labels);
+        for (; !rc && i < n && index[i] < first + count; i++) {
+            memcpy(images + slot[i] * ss, block_images + (index[i] - first) * ss, ss);
+            labels[slot[i]] = block_labels[index[i] - first];
+        }
+    }
+    free(block_images);
+    free(block_labels);
+    return rc;
+}

@@ -1,0 +1,96 @@
+/* dataset.h - the HDF5 file holding a prepared image dataset: writer,
+ * validating reader, and sample reads.  No MPI: which rank opens what is the
+ * trainer's business.
+ *
+ * LAYOUT (format_version 1; readable with h5dump and h5py)
+ *   /train/images   uint8 (N, C, H, W)   chunked by whole samples
+ *   /train/labels   uint8 (N)            chunked
+ *   /test/images    uint8 (T, C, H, W)
+ *   /test/labels    uint8 (T)
+ *   root attributes:
+ *     format_version  int32 scalar, 1
+ *     num_classes     int32 scalar, K in [1, 256]; every label < K
+ *     class_names     K variable-length UTF-8 strings
+ *     source_files    S variable-length strings: base names of the inputs
+ *     source_sha256   S variable-length strings: lower-case hex SHA-256 of each
+ *     pixel_mean      float64 scalar: mean of x/255 over all training pixels
+ *     pixel_std       float64 scalar: population std of x/255, same pixels
+ *
+ * dataset_write creates PATH.tmp.XXXXXX in the target directory and renames
+ * it to PATH only when everything is written and closed; on any failure the
+ * temporary file is removed, so PATH is either complete or untouched.
+ *
+ * dataset_open validates the layout (datasets present, uint8, ranks and dims,
+ * equal counts, labels < num_classes, attributes, format version); each error
+ * names the file and the dataset or attribute.  All functions return 0, or -1
+ * with base_error() set.  HDF5's own error-stack printing is switched off by
+ * these functions: errors are reported through base_error() instead.
+ */
+#ifndef SHARDNET_DATASET_H
+#define SHARDNET_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hdf5.h>
+
+#define DATASET_FORMAT_VERSION 1
+#define DATASET_MAX_CLASSES 256
+
+typedef enum { DATASET_TRAIN = 0, DATASET_TEST = 1 } DatasetSplit;
+
+/* One split's arrays, as handed to the writer (not owned). */
+typedef struct {
+    const uint8_t *images; /* (count, C, H, W) */
+    const uint8_t *labels; /* (count) */
+    size_t count;
+} DatasetArrays;
+
+typedef struct {
+    DatasetArrays train, test;
+    size_t channels, height, width;
+    int num_classes;
+    const char *const *class_names;   /* (num_classes) */
+    int num_sources;
+    const char *const *source_files;  /* (num_sources) base names */
+    const char *const *source_sha256; /* (num_sources) hex digests */
+    int deflate;                      /* 0: no compression, 1..9: deflate level */
+    size_t chunk;                     /* samples per chunk; 0: about 1 MiB of images */
+} DatasetContents;
+
+typedef struct {
+    hid_t file;
+    hid_t images[2], labels[2]; /* open datasets, indexed by DatasetSplit */
+    size_t count[2];            /* samples per split */
+    size_t chunk[2];            /* samples per chunk of images (read granularity) */
+    size_t channels, height, width;
+    size_t sample_size;         /* C*H*W bytes */
+    int format_version;
+    int num_classes;
+    char **class_names;         /* (num_classes) */
+    int num_sources;
+    char **source_files, **source_sha256;
+    double pixel_mean, pixel_std;
+} Dataset;
+
+int dataset_write(const char *path, const DatasetContents *c);
+
+/* Mean and population std of x/255 over n bytes. */
+void dataset_pixel_stats(const uint8_t *pixels, size_t n, double *mean, double *std);
+
+int dataset_open(Dataset *ds, const char *path);
+/* Closes and frees; safe on a zeroed Dataset. */
+void dataset_free(Dataset *ds);
+
+/* Samples [first, first+count) of a split.  images: (count, C, H, W), labels: (count). */
+int dataset_read_range(const Dataset *ds, DatasetSplit split, size_t first, size_t count,
+                       uint8_t *images, uint8_t *labels);
+
+/* Samples index[0..n) (strictly ascending) of a split; sample index[i] goes to
+ * row slot[i] of images (rows of C*H*W bytes) and labels.  Reads whole
+ * chunk-aligned blocks that contain a wanted sample, one block at a time, so
+ * extra memory is one chunk. */
+int dataset_read_samples(const Dataset *ds, DatasetSplit split, const uint32_t *index,
+                         const size_t *slot, size_t n, uint8_t *images, uint8_t *labels);
+
+#endif

@@ -1,0 +1,84 @@
+/* shard.c - the permutation, step, micro-batch and rank arithmetic of the
+ * shard contract; see shard.h for the contract itself. */
+#include "shard.h"
+
+#include "base.h"
+
+int shard_init(Shard *s, size_t n, size_t batch, size_t micro, int ranks, int rank)
+{
+    *s = (Shard){0};
+    if (ranks < 1 || rank < 0 || rank >= ranks)
+        return base_error_set("shard: rank %d of %d ranks is not valid", rank, ranks);
+    if (batch == 0 || micro == 0)
+        return base_error_set("shard: global batch (%zu) and micro-batch (%zu) must be positive",
+                              batch, micro);
+    if (batch % micro)
+        return base_error_set("shard: micro-batch %zu does not divide the global batch %zu",
+                              micro, batch);
+    if ((batch / micro) % (size_t)ranks)
+        return base_error_set("shard: %d ranks do not divide the %zu micro-batches of a global "
+                              "batch (B=%zu, m=%zu); use a number of ranks dividing %zu",
+                              ranks, batch / micro, batch, micro, batch / micro);
+    if (n < batch)
+        return base_error_set("shard: %zu training samples are fewer than one global batch of %zu",
+                              n, batch);
+    if (n > UINT32_MAX)
+        return base_error_set("shard: %zu training samples exceed the 2^32-1 limit", n);
+    *s = (Shard){.n = n, .batch = batch, .micro = micro, .ranks = ranks, .rank = rank,
+                 .steps = n / batch,
+                 .micro_per_rank = batch / micro / (size_t)ranks,
+                 .per_rank = batch / (size_t)ranks};
+    return 0;
+}
+
+uint64_t shard_mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+uint64_t shard_next(uint64_t *state)
+{
+    *state += UINT64_C(0x9E3779B97F4A7C15);
+    return shard_mix(*state);
+}
+
+/* Rejecting the lowest 2^64 mod k values leaves a whole number of copies of
+ * [0, k), so x mod k is exactly uniform. */
+uint64_t shard_below(uint64_t *state, uint64_t k)
+{
+    uint64_t threshold = (0 - k) % k;
+    uint64_t x;
+    do
+        x = shard_next(state);
+    while (x < threshold);
+    return x % k;
+}
+
+void shard_permutation(uint64_t seed, uint64_t epoch, size_t n, uint32_t *perm)
+{
+    uint64_t state = shard_mix(shard_mix(seed) ^ epoch);
+    for (size_t i = 0; i < n; i++)
+        perm[i] = (uint32_t)i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)shard_below(&state, i);
+        uint32_t t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+}
+
+size_t shard_position(const Shard *s, size_t step, size_t k, size_t j)
+{
+    size_t g = (size_t)s->rank * s->micro_per_rank + k;
+    return step * s->batch + g * s->micro + j;
+}
+
+void shard_eval_range(size_t n, int ranks, int rank, size_t *first, size_t *count)
+{
+    size_t lo = n * (size_t)rank / (size_t)ranks;
+    size_t hi = n * (size_t)(rank + 1) / (size_t)ranks;
+    *first = lo;
+    *count = hi - lo;
+}

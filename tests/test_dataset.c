@@ -1,0 +1,272 @@
+/* test_dataset.c - the HDF5 layout: round trip through dataset_write and
+ * dataset_open, sample reads, no partial output, and one malformed file per
+ * validation rule, each made with the HDF5 API from a valid file. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base.h"
+#include "dataset.h"
+#include "fixtures.h"
+
+enum { NTRAIN = 3000, NTEST = 123, C = 2, H = 3, W = 5, SS = C * H * W };
+
+static int setup(void **state)
+{
+    *state = fixture_tmpdir();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_rmdir(*state);
+    return 0;
+}
+
+static const char *good_file(void **state)
+{
+    const char *path = fixture_path(*state, "good.h5");
+    fixture_write_dataset(path, NTRAIN, NTEST, C, H, W);
+    return path;
+}
+
+static void test_round_trip(void **state)
+{
+    Dataset ds;
+    if (dataset_open(&ds, good_file(state)))
+        fail_msg("%s", base_error());
+    assert_int_equal(ds.count[DATASET_TRAIN], NTRAIN);
+    assert_int_equal(ds.count[DATASET_TEST], NTEST);
+    assert_int_equal(ds.channels, C);
+    assert_int_equal(ds.height, H);
+    assert_int_equal(ds.width, W);
+    assert_int_equal(ds.format_version, 1);
+    assert_int_equal(ds.chunk[DATASET_TRAIN], FIXTURE_CHUNK);
+    assert_int_equal(ds.num_classes, 10);
+    assert_string_equal(ds.class_names[9], "c9");
+    assert_int_equal(ds.num_sources, 1);
+    assert_string_equal(ds.source_files[0], "synthetic");
+    uint8_t *x = fixture_images(NTRAIN, SS);
+    double mean, std;
+    dataset_pixel_stats(x, (size_t)NTRAIN * SS, &mean, &std);
+    assert_true(ds.pixel_mean == mean && ds.pixel_std == std);
+    free(x);
+    dataset_free(&ds);
+}
+
+static void test_pixel_stats(void **state)
+{
+    (void)state;
+    const uint8_t px[4] = {0, 255, 0, 255};
+    double mean, std;
+    dataset_pixel_stats(px, 4, &mean, &std);
+    assert_true(fabs(mean - 0.5) < 1e-12 && fabs(std - 0.5) < 1e-12);
+}
+
+static void test_read_range_and_samples(void **state)
+{
+    Dataset ds;
+    assert_int_equal(dataset_open(&ds, good_file(state)), 0);
+    uint8_t images[5 * SS], labels[5];
+    assert_int_equal(dataset_read_range(&ds, DATASET_TEST, 118, 5, images, labels), 0);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(fixture_index_of(images + i * SS), 118 + i);
+        assert_int_equal(labels[i], (118 + i) % 10);
+    }
+    assert_int_equal(dataset_read_range(&ds, DATASET_TEST, 119, 5, images, labels), -1);
+    assert_non_null(strstr(base_error(), "/test: samples [119, 124) are outside [0, 123)"));
+    /* Indices spread over several chunks, delivered to scrambled slots. */
+    const uint32_t index[5] = {0, 1, 1500, 2998, 2999};
+    const size_t slot[5] = {4, 2, 0, 1, 3};
+    assert_int_equal(dataset_read_samples(&ds, DATASET_TRAIN, index, slot, 5, images, labels), 0);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(fixture_index_of(images + slot[i] * SS), index[i]);
+        assert_int_equal(labels[slot[i]], index[i] % 10);
+    }
+    const uint32_t unsorted[2] = {5, 4};
+    assert_int_equal(dataset_read_samples(&ds, DATASET_TRAIN, unsorted, slot, 2, images, labels),
+                     -1);
+    dataset_free(&ds);
+}
+
+static void test_no_partial_output(void **state)
+{
+    const char *names[10] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
+    uint8_t x[4 * SS] = {0}, y[4] = {1, 2, 11, 3};
+    DatasetContents c = {.train = {x, y, 4}, .test = {x, y, 2}, .channels = C, .height = H,
+                         .width = W, .num_classes = 10, .class_names = names};
+    const char *path = fixture_path(*state, "bad.h5");
+    assert_int_equal(dataset_write(path, &c), -1);
+    assert_non_null(strstr(base_error(), "train label 11 of sample 2 is not < num_classes 10"));
+    assert_int_equal(fixture_count_entries(*state), 0);
+    assert_int_equal(dataset_write(fixture_path(*state, "no/such/dir/x.h5"), &c), -1);
+    assert_int_equal(fixture_count_entries(*state), 0);
+}
+
+/* ---- malformed files: start from a valid one and break one thing ------ */
+
+static hid_t reopen(const char *path)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0)
+        fail_msg("cannot reopen %s", path);
+    return f;
+}
+
+static void replace_dataset(hid_t f, const char *name, hid_t type, int rank, const hsize_t *dims)
+{
+    assert_true(H5Ldelete(f, name, H5P_DEFAULT) >= 0);
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(d >= 0);
+    H5Dclose(d);
+    H5Sclose(space);
+}
+
+static void expect_open_error(const char *path, const char *what)
+{
+    Dataset ds;
+    assert_int_equal(dataset_open(&ds, path), -1);
+    if (!strstr(base_error(), path) || !strstr(base_error(), what))
+        fail_msg("error \"%s\" should name %s and say \"%s\"", base_error(), path, what);
+    assert_true(ds.file < 0);
+    dataset_free(&ds); /* safe after a failed open */
+}
+
+static void test_missing_dataset(void **state)
+{
+    const char *path = good_file(state);
+    hid_t f = reopen(path);
+    assert_true(H5Ldelete(f, "/train/labels", H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+    expect_open_error(path, "/train/labels: missing dataset");
+}
+
+static void test_wrong_dtype(void **state)
+{
+    const char *path = good_file(state);
+    hid_t f = reopen(path);
+    hsize_t dims[4] = {NTEST, C, H, W};
+    replace_dataset(f, "/test/images", H5T_IEEE_F32LE, 4, dims);
+    H5Fclose(f);
+    expect_open_error(path, "/test/images: dtype is not an unsigned integer of 4 bytes, expected uint8");
+}
+
+static void test_wrong_dtype_int8(void **state)
+{
+    const char *path = good_file(state);
+    hid_t f = reopen(path);
+    hsize_t dims[1] = {NTRAIN};
+    replace_dataset(f, "/train/labels", H5T_STD_I8LE, 1, dims);
+    H5Fclose(f);
+    expect_open_error(path, "/train/labels: dtype is an integer of 1 byte, expected uint8");
+}
+
+static void test_wrong_rank(void **state)
+{
+    const char *path = good_file(state);
+    hid_t f = reopen(path);
+    hsize_t dims[3] = {NTRAIN, H, W};
+    replace_dataset(f, "/train/images", H5T_STD_U8LE, 3, dims);
+    H5Fclose(f);
+    expect_open_error(path, "/train/images: has 3 dimensions, expected 4");
+}
+
+static void test_wrong_sample_shape(void **state)
+{
+    const char *path = good_file(state);
+    hid_t f = reopen(path);
+    hsize_t dims[4] = {NTEST, C, H, W + 1};
+    replace_dataset(f, "/test/images", H5T_STD_U8LE, 4, dims);
+    H5Fclose(f);
+    expect_open_error(path, "/test/images: sample shape (2, 3, 6) differs from /train/images (2, 3, 5)");
+}
+
+static void test_count_mismatch(void **state)
+{
+    const char *path = good_file(state);
+    hid_t f = reopen(path);
+    hsize_t dims[1] = {NTEST - 1};
+    replace_dataset(f, "/test/labels", H5T_STD_U8LE, 1, dims);
+    H5Fclose(f);
+    expect_open_error(path, "/test/images has 123 samples but /test/labels has 122");
+}
+
+static void write_int_attr(const char *path, const char *name, int value)
+{
+    hid_t f = reopen(path);
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    assert_true(a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &value) >= 0);
+    H5Aclose(a);
+    H5Fclose(f);
+}
+
+static void test_wrong_format_version(void **state)
+{
+    const char *path = good_file(state);
+    write_int_attr(path, "format_version", 2);
+    expect_open_error(path, "attribute format_version: 2, this program reads version 1");
+}
+
+static void test_missing_attribute(void **state)
+{
+    const char *path = good_file(state);
+    hid_t f = reopen(path);
+    assert_true(H5Adelete(f, "pixel_std") >= 0);
+    H5Fclose(f);
+    expect_open_error(path, "attribute pixel_std: missing");
+}
+
+static void test_label_out_of_range(void **state)
+{
+    const char *path = good_file(state);
+    hid_t f = reopen(path);
+    hid_t d = H5Dopen2(f, "/train/labels", H5P_DEFAULT);
+    hid_t space = H5Dget_space(d);
+    hsize_t start[1] = {2047}, count[1] = {1};
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL);
+    hid_t mem = H5Screate_simple(1, count, NULL);
+    uint8_t eleven = 11;
+    assert_true(H5Dwrite(d, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, &eleven) >= 0);
+    H5Sclose(mem);
+    H5Sclose(space);
+    H5Dclose(d);
+    H5Fclose(f);
+    expect_open_error(path, "/train/labels: label 11 of sample 2047 is not < num_classes 10");
+}
+
+static void test_class_names_count(void **state)
+{
+    const char *path = good_file(state);
+    write_int_attr(path, "num_classes", 12);
+    expect_open_error(path, "attribute class_names: wrong type or size (10 values)");
+}
+
+static void test_not_hdf5(void **state)
+{
+    const char *path = fixture_path(*state, "plain.txt");
+    FILE *fp = fopen(path, "w");
+    fputs("hello\n", fp);
+    fclose(fp);
+    expect_open_error(path, "not an HDF5 file");
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_round_trip),        T(test_pixel_stats),         T(test_read_range_and_samples),
+        T(test_no_partial_output), T(test_missing_dataset),     T(test_wrong_dtype),
+        T(test_wrong_dtype_int8),  T(test_wrong_rank),          T(test_wrong_sample_shape),
+        T(test_count_mismatch),    T(test_wrong_format_version), T(test_missing_attribute),
+        T(test_label_out_of_range), T(test_class_names_count),  T(test_not_hdf5),
+    };
+    return cmocka_run_group_tests_name("dataset", tests, NULL, NULL);
+}
