@@ -33,7 +33,11 @@ static void to_float(const uint8_t *x, size_t n, float scale, float shift, float
 int loader_init(Loader *ld, const Dataset *ds, const LoaderConfig *cfg)
 {
     *ld = (Loader){0};
-    if (shard_init(&ld->shard, ds->count[DATASET_TRAIN], cfg->batch, cfg->micro, cfg->ranks,
+    size_t n = ds->count[DATASET_TRAIN];
+    if (cfg->limit > n)
+        return base_error_set("loader: limit of %zu samples exceeds the %zu training samples",
+                              cfg->limit, n);
+    if (shard_init(&ld->shard, cfg->limit ? cfg->limit : n, cfg->batch, cfg->micro, cfg->ranks,
                    cfg->rank))
         return -1;
     ld->ds = ds;

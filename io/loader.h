@@ -34,6 +34,7 @@ typedef struct {
     int ranks;    /* P */
     int rank;     /* r */
     int normalize;
+    size_t limit; /* train on the first `limit` samples only (0: all) */
 } LoaderConfig;
 
 typedef struct {

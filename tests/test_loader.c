@@ -156,6 +156,25 @@ static void test_bad_ranks(void **state)
     loader_free(&ld);
 }
 
+/* --limit: only the first L samples take part, in full batches. */
+static void test_limit(void **state)
+{
+    Fixture *f = *state;
+    enum { L = 2 * B + 5 };
+    Loader ld;
+    LoaderConfig cfg = {.seed = 3, .batch = B, .micro = M, .ranks = 1, .rank = 0, .limit = L};
+    assert_int_equal(loader_init(&ld, &f->ds, &cfg), 0);
+    assert_int_equal(ld.shard.steps, 2);
+    assert_int_equal(loader_epoch(&ld, 0), 0);
+    for (size_t i = 0; i < ld.count; i++)
+        assert_true(ld.indices[i] < L);
+    loader_free(&ld);
+    cfg.limit = NTRAIN + 1;
+    assert_int_equal(loader_init(&ld, &f->ds, &cfg), -1);
+    assert_non_null(strstr(base_error(), "exceeds the"));
+    loader_free(&ld);
+}
+
 static void test_eval_split(void **state)
 {
     Fixture *f = *state;
@@ -187,6 +206,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_epoch_same_for_every_P), T(test_ranks_disjoint), T(test_epochs_differ),
         T(test_normalize),              T(test_bad_ranks),      T(test_eval_split),
+        T(test_limit),
     };
     return cmocka_run_group_tests_name("loader", tests, NULL, NULL);
 }
