@@ -5,5 +5,6 @@
 #define SHARDNET_COMMANDS_H
 
 int cmd_summary(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ typedef struct {
 
 static const Command commands[] = {
     {"summary", cmd_summary, "print LeNet's layers, output shapes and parameter counts"},
+    {"train", cmd_train, "train LeNet data-parallel (run under mpirun -np P)"},
 };
 
 static void usage(FILE *out)
