@@ -312,8 +312,10 @@ static void test_control(void **state)
     control_add_microbatch(&one, NAN, 0, 64);
     assert_int_equal(one.nonfinite_ranks, 1);
     assert_true(one.loss_fixed == 0);
+    assert_non_null(strstr(base_error(), "non-finite loss nan in local micro-batch 0"));
     control_add_microbatch(&one, 40000.0f, 0, 64);
     assert_int_equal(one.overflow_ranks, 1);
+    assert_non_null(strstr(base_error(), "loss 40000 in local micro-batch 1 is outside"));
     control_reset(&one);
     control_note_grad_status(&one, GRADRED_NONFINITE);
     control_note_grad_status(&one, GRADRED_OK);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base.h"
 #include "gradred.h"
 
 _Static_assert(sizeof(Control) == 7 * sizeof(int64_t), "Control must be int64 fields only");
@@ -16,6 +17,13 @@ void control_add_microbatch(Control *c, float loss, int64_t correct, int64_t sam
     int s = gradred_to_fixed(loss, CONTROL_LOSS_BOUND_BITS, &v);
     if (s == GRADRED_OK)
         c->loss_fixed += v;
+    else if (s == GRADRED_NONFINITE)
+        base_error_set("non-finite loss %g in local micro-batch %lld", (double)loss,
+                       (long long)c->microbatches);
+    else
+        base_error_set("loss %g in local micro-batch %lld is outside the range |loss| < 2^%d "
+                       "of the exact loss sum", (double)loss, (long long)c->microbatches,
+                       CONTROL_LOSS_BOUND_BITS);
     control_note_grad_status(c, s);
     c->correct += correct;
     c->samples += samples;

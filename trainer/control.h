@@ -44,7 +44,8 @@ typedef struct {
 void control_reset(Control *c);
 /* Record one micro-batch: its mean loss, correct count and size.  A non-
  * finite loss sets nonfinite_ranks = 1; a loss outside the bound sets
- * overflow_ranks = 1; both leave loss_fixed unchanged. */
+ * overflow_ranks = 1; both leave loss_fixed unchanged and put a message in
+ * base_error() for the rank to print. */
 void control_add_microbatch(Control *c, float loss, int64_t correct, int64_t samples);
 /* Mark this rank's outcome of gradred_add (GRADRED_*). */
 void control_note_grad_status(Control *c, int gradred_status);
