@@ -19,6 +19,7 @@ static const Command commands[] = {
     {"prepare", cmd_prepare, "convert IDX files (Fashion-MNIST by default) into the HDF5 dataset"},
     {"summary", cmd_summary, "print LeNet's layers, output shapes and parameter counts"},
     {"bench", cmd_bench, "time LeNet training steps in one process (op-level throughput)"},
+    {"train", cmd_train, "train LeNet data-parallel (run under mpirun -np P)"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,293 @@
+/* test_config.c - `shardnet train` options: defaults, every flag, every
+ * rejection naming its flag, the checks that need P and the dataset size,
+ * and which fields the config hash covers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base.h"
+#include "config.h"
+
+/* Parse a NULL-terminated list of words after the command name. */
+static int parse_words(Config *cfg, const char *const *words)
+{
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = "train";
+    while (*words)
+        argv[argc++] = (char *)*words++;
+    argv[argc] = NULL;
+    return config_parse(cfg, argc, argv);
+}
+#define PARSE(cfg, ...) parse_words(cfg, (const char *const[]){__VA_ARGS__, NULL})
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    Config c;
+    assert_int_equal(parse_words(&c, (const char *const[]){NULL}), 0);
+    assert_string_equal(c.data, "data/fashion-mnist.h5");
+    assert_int_equal(c.arch, CONFIG_ARCH_CLASSIC);
+    assert_int_equal(c.epochs, 10);
+    assert_int_equal(c.batch, 256);
+    assert_int_equal(c.micro_batch, 0);
+    assert_true(c.lr == 0.9 && c.momentum == 0.0 && c.weight_decay == 0.0);
+    assert_int_equal(c.schedule, SCHEDULE_CONSTANT);
+    assert_int_equal(c.warmup, 0);
+    assert_true(c.seed == 42);
+    assert_int_equal(c.reduce, REDUCE_EXACT);
+    assert_int_equal(c.on_nonfinite, NONFINITE_STOP);
+    assert_int_equal(c.log_every, 50);
+    assert_null(c.metrics);
+    assert_false(c.quiet);
+    assert_int_equal(c.limit, 0);
+    assert_true(c.eval);
+    assert_int_equal(c.threads, 0);
+    assert_int_equal(c.inject_step, 0);
+}
+
+static void test_all_flags(void **state)
+{
+    (void)state;
+    Config c;
+    assert_int_equal(PARSE(&c, "--data", "x.h5", "--arch", "modern", "--epochs", "3",
+                           "--batch", "512", "--micro-batch", "64", "--lr", "0.05",
+                           "--momentum", "0.9", "--weight-decay", "5e-4", "--schedule",
+                           "step", "--step-size", "100", "--gamma", "0.5", "--warmup", "10",
+                           "--seed", "18446744073709551615", "--reduce", "float",
+                           "--on-nonfinite", "skip", "--log-every", "7", "--metrics",
+                           "m.jsonl", "--quiet", "--limit", "1000", "--no-eval",
+                           "--threads", "2", "--inject-nonfinite", "5:1"),
+                     0);
+    assert_string_equal(c.data, "x.h5");
+    assert_int_equal(c.arch, CONFIG_ARCH_MODERN);
+    assert_int_equal(c.epochs, 3);
+    assert_int_equal(c.batch, 512);
+    assert_int_equal(c.micro_batch, 64);
+    assert_true(c.lr == 0.05 && c.momentum == 0.9 && c.weight_decay == 5e-4);
+    assert_int_equal(c.schedule, SCHEDULE_STEP);
+    assert_int_equal(c.step_size, 100);
+    assert_true(c.gamma == 0.5);
+    assert_int_equal(c.warmup, 10);
+    assert_true(c.seed == UINT64_MAX);
+    assert_int_equal(c.reduce, REDUCE_FLOAT);
+    assert_int_equal(c.on_nonfinite, NONFINITE_SKIP);
+    assert_int_equal(c.log_every, 7);
+    assert_string_equal(c.metrics, "m.jsonl");
+    assert_true(c.quiet);
+    assert_int_equal(c.limit, 1000);
+    assert_false(c.eval);
+    assert_int_equal(c.threads, 2);
+    assert_int_equal(c.inject_step, 5);
+    assert_int_equal(c.inject_rank, 1);
+    /* --eval after --no-eval turns it back on; --arg=value works. */
+    assert_int_equal(PARSE(&c, "--no-eval", "--eval", "--lr=0.1"), 0);
+    assert_true(c.eval);
+    assert_true(c.lr == 0.1);
+    assert_int_equal(PARSE(&c, "--help"), 1);
+    assert_int_equal(PARSE(&c, "-h"), 1);
+}
+
+/* Each bad command line and a piece of the message it must give. */
+static const struct {
+    const char *words[4];
+    const char *message;
+} bad[] = {
+    {{"--epochs", "0"}, "--epochs: 0 is outside 1.."},
+    {{"--epochs", "ten"}, "--epochs: 'ten' is not an integer"},
+    {{"--epochs", "3x"}, "--epochs: '3x' is not an integer"},
+    {{"--batch", "0"}, "--batch: 0 is outside 1..65536"},
+    {{"--batch", "65537"}, "--batch: 65537 is outside"},
+    {{"--micro-batch", "-4"}, "--micro-batch: -4 is outside"},
+    {{"--batch", "256", "--micro-batch", "100"}, "--micro-batch 100 does not divide --batch 256"},
+    {{"--lr", "0"}, "--lr: 0 must be > 0"},
+    {{"--lr", "nan"}, "--lr: 'nan' is not a finite number"},
+    {{"--lr", "-0.1"}, "--lr: -0.1 is outside"},
+    {{"--momentum", "1"}, "--momentum: 1 is outside 0..1 (exclusive)"},
+    {{"--weight-decay", "-1"}, "--weight-decay: -1 is outside"},
+    {{"--arch", "resnet"}, "--arch: 'resnet' is not one of classic|modern"},
+    {{"--schedule", "linear"}, "--schedule: 'linear' is not one of constant|step|cosine"},
+    {{"--schedule", "step"}, "--schedule step needs --step-size N"},
+    {{"--step-size", "10"}, "--step-size only applies to --schedule step"},
+    {{"--gamma", "0.5"}, "--gamma only applies to --schedule step"},
+    {{"--schedule", "step", "--gamma", "0"}, "--gamma: 0 must be > 0"},
+    {{"--warmup", "-1"}, "--warmup: -1 is outside"},
+    {{"--seed", "-1"}, "--seed: '-1' is not an integer"},
+    {{"--seed", "18446744073709551616"}, "--seed: '18446744073709551616'"},
+    {{"--reduce", "approx"}, "--reduce: 'approx' is not one of exact|float"},
+    {{"--on-nonfinite", "ignore"}, "--on-nonfinite: 'ignore' is not one of stop|skip"},
+    {{"--log-every", "0"}, "--log-every: 0 is outside"},
+    {{"--limit", "0"}, "--limit: 0 is outside"},
+    {{"--threads", "0"}, "--threads: 0 is outside 1..1024"},
+    {{"--inject-nonfinite", "5"}, "--inject-nonfinite: '5' is not STEP:RANK"},
+    {{"--inject-nonfinite", "0:1"}, "--inject-nonfinite STEP: 0 is outside"},
+    {{"--inject-nonfinite", "3:x"}, "--inject-nonfinite RANK: 'x' is not an integer"},
+    {{"--data", ""}, "--data: empty file name"},
+    {{"--metrics", ""}, "--metrics: empty file name"},
+    {{"--bogus"}, "unknown option '--bogus'"},
+    {{"-x"}, "unknown option '-x'"},
+    {{"--quiet=yes"}, "unknown option '--quiet=yes'"},
+    {{"--lr"}, "--lr: missing value"},
+    {{"extra"}, "unexpected argument 'extra'"},
+};
+
+static void test_rejections(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        Config c;
+        base_error_set("(none)");
+        int rc = parse_words(&c, bad[i].words);
+        if (rc != -1)
+            fail_msg("case %zu (%s ...): returned %d, want -1", i, bad[i].words[0], rc);
+        if (!strstr(base_error(), bad[i].message))
+            fail_msg("case %zu: message '%s' lacks '%s'", i, base_error(), bad[i].message);
+    }
+}
+
+static void test_check_world(void **state)
+{
+    (void)state;
+    Config c;
+    assert_int_equal(PARSE(&c, "--threads", "1"), 0);
+    assert_int_equal(config_check_world(&c, 2), 0);
+    assert_int_equal(c.micro_batch, 128);
+    assert_int_equal(config_terms(&c), 2);
+
+    assert_int_equal(PARSE(&c, "--threads", "1"), 0);
+    assert_int_equal(config_check_world(&c, 3), -1);
+    assert_non_null(strstr(base_error(), "--batch 256 cannot be split over 3 ranks"));
+
+    /* B/m = 4 micro-batches cannot be shared by 3 ranks, but by 1, 2, 4. */
+    assert_int_equal(PARSE(&c, "--micro-batch", "64", "--threads", "1"), 0);
+    assert_int_equal(config_check_world(&c, 3), -1);
+    assert_non_null(strstr(base_error(), "P must divide B/m"));
+    for (int p = 1; p <= 4; p *= 2) {
+        assert_int_equal(PARSE(&c, "--micro-batch", "64", "--threads", "1"), 0);
+        assert_int_equal(config_check_world(&c, p), 0);
+        assert_int_equal(c.micro_batch, 64);
+        assert_int_equal(config_terms(&c), 4);
+    }
+
+    assert_int_equal(PARSE(&c, "--inject-nonfinite", "3:2", "--threads", "1"), 0);
+    assert_int_equal(config_check_world(&c, 2), -1);
+    assert_non_null(strstr(base_error(), "rank 2 does not exist with 2 ranks"));
+    assert_int_equal(config_check_world(&c, 0), -1);
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    Config c;
+    const char *saved = getenv("OMP_NUM_THREADS");
+    char *copy = saved ? xstrdup(saved) : NULL;
+
+    unsetenv("OMP_NUM_THREADS");
+    assert_int_equal(PARSE(&c, "--lr", "1"), 0);
+    assert_int_equal(config_check_world(&c, 2), 0);
+    assert_int_equal(c.threads, 1);
+    assert_int_equal(PARSE(&c, "--lr", "1"), 0);
+    assert_int_equal(config_check_world(&c, 1), 0);
+    assert_true(c.threads >= 1);
+
+    setenv("OMP_NUM_THREADS", "3", 1);
+    assert_int_equal(PARSE(&c, "--lr", "1"), 0);
+    assert_int_equal(config_check_world(&c, 2), 0);
+    assert_int_equal(c.threads, 3);
+    assert_int_equal(PARSE(&c, "--threads", "2"), 0); /* the flag wins */
+    assert_int_equal(config_check_world(&c, 2), 0);
+    assert_int_equal(c.threads, 2);
+
+    setenv("OMP_NUM_THREADS", "4,2", 1);
+    assert_int_equal(PARSE(&c, "--lr", "1"), 0);
+    assert_int_equal(config_check_world(&c, 2), -1);
+    assert_non_null(strstr(base_error(), "OMP_NUM_THREADS"));
+
+    if (copy)
+        setenv("OMP_NUM_THREADS", copy, 1);
+    else
+        unsetenv("OMP_NUM_THREADS");
+    free(copy);
+}
+
+static void test_check_data(void **state)
+{
+    (void)state;
+    Config c;
+    int64_t steps = -1;
+    assert_int_equal(PARSE(&c, "--threads", "1"), 0);
+    assert_int_equal(config_check_data(&c, 60000, &steps), 0);
+    assert_int_equal(steps, 234); /* 60000 / 256, the partial batch dropped */
+
+    assert_int_equal(PARSE(&c, "--limit", "1000"), 0);
+    assert_int_equal(config_check_data(&c, 60000, &steps), 0);
+    assert_int_equal(steps, 3);
+
+    assert_int_equal(PARSE(&c, "--limit", "60001"), 0);
+    assert_int_equal(config_check_data(&c, 60000, &steps), -1);
+    assert_non_null(strstr(base_error(), "--limit 60001 exceeds the 60000 training samples"));
+
+    assert_int_equal(PARSE(&c, "--limit", "100"), 0);
+    assert_int_equal(config_check_data(&c, 60000, &steps), -1);
+    assert_non_null(strstr(base_error(), "--batch 256 is larger than the 100"));
+
+    assert_int_equal(PARSE(&c, "--limit", "1024", "--epochs", "2", "--warmup", "8"), 0);
+    assert_int_equal(config_check_data(&c, 60000, &steps), -1);
+    assert_non_null(strstr(base_error(), "--warmup 8 must be below the 8 steps"));
+
+    assert_int_equal(PARSE(&c, "--limit", "1024", "--epochs", "1", "--inject-nonfinite",
+                           "5:0"), 0);
+    assert_int_equal(config_check_data(&c, 60000, &steps), -1);
+    assert_non_null(strstr(base_error(), "step 5 is beyond the 4 steps"));
+
+    Schedule s;
+    assert_int_equal(PARSE(&c, "--schedule", "cosine", "--warmup", "3", "--lr", "0.5"), 0);
+    s = config_schedule(&c, 100);
+    assert_int_equal(s.kind, SCHEDULE_COSINE);
+    assert_int_equal(s.warmup, 3);
+    assert_int_equal(s.total_steps, 100);
+    assert_true(s.lr == 0.5);
+}
+
+static void test_hash_fields(void **state)
+{
+    (void)state;
+    Config a, b;
+    assert_int_equal(PARSE(&a, "--lr", "0.1", "--seed", "7"), 0);
+    assert_int_equal(PARSE(&b, "--seed", "7", "--lr", "0.1"), 0);
+    assert_true(config_hash(&a) == config_hash(&b));
+    /* Per-host or cosmetic fields are left out of the hash. */
+    assert_int_equal(PARSE(&b, "--seed", "7", "--lr", "0.1", "--data", "/other/f.h5",
+                           "--metrics", "m.jsonl", "--quiet", "--threads", "2"), 0);
+    assert_true(config_hash(&a) == config_hash(&b));
+    /* Training fields are in it, down to the last bit of a double. */
+    assert_int_equal(PARSE(&b, "--lr", "0.10000000000000002", "--seed", "7"), 0);
+    assert_true(config_hash(&a) != config_hash(&b));
+    assert_int_equal(PARSE(&b, "--lr", "0.1", "--seed", "8"), 0);
+    assert_true(config_hash(&a) != config_hash(&b));
+    assert_int_equal(PARSE(&b, "--lr", "0.1", "--seed", "7", "--reduce", "float"), 0);
+    assert_true(config_hash(&a) != config_hash(&b));
+    char text[1024];
+    config_describe(&a, text, sizeof text);
+    assert_non_null(strstr(text, "seed=7"));
+    assert_non_null(strstr(text, "reduce=exact"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_all_flags),
+        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_check_world),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_check_data),
+        cmocka_unit_test(test_hash_fields),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

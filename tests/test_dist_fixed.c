@@ -1,0 +1,370 @@
+/* test_dist_fixed.c - the arithmetic of the exact gradient all-reduce,
+ * without MPI: fixed-point conversion, order independence, the round-trip
+ * error bound, overflow and non-finite detection; the control record; the
+ * FNV-1a hash; the host summary. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base.h"
+#include "control.h"
+#include "gradred.h"
+#include "hash.h"
+#include "hosts.h"
+
+/* splitmix64: a fixed pseudo-random stream, the same on every host. */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* Signed, log-uniform magnitudes from 1e-9 to 10: the spread of real
+ * gradients, where float sums depend on order. */
+static float rng_grad(uint64_t *s)
+{
+    double u = (double)(rng_next(s) >> 11) * 0x1p-53;
+    double mag = pow(10.0, -9.0 + 10.0 * u);
+    return (float)((rng_next(s) & 1) ? mag : -mag);
+}
+
+enum { N = 1000, K = 64 };
+
+static float *make_grads(uint64_t seed)
+{
+    float *g = xmalloc((size_t)K * N * sizeof *g);
+    for (size_t i = 0; i < (size_t)K * N; i++)
+        g[i] = rng_grad(&seed);
+    return g;
+}
+
+static void test_to_fixed_values(void **state)
+{
+    (void)state;
+    int64_t v;
+    assert_int_equal(gradred_to_fixed(1.0f, 31, &v), GRADRED_OK);
+    assert_true(v == INT64_C(1) << 32);
+    assert_int_equal(gradred_to_fixed(-0.5f, 31, &v), GRADRED_OK);
+    assert_true(v == -(INT64_C(1) << 31));
+    /* Ties round to even: 0.5 -> 0, 1.5 -> 2, -1.5 -> -2 (units of 2^-32). */
+    assert_int_equal(gradred_to_fixed(0x1p-33f, 31, &v), GRADRED_OK);
+    assert_true(v == 0);
+    assert_int_equal(gradred_to_fixed(0x3p-33f, 31, &v), GRADRED_OK);
+    assert_true(v == 2);
+    assert_int_equal(gradred_to_fixed(-0x3p-33f, 31, &v), GRADRED_OK);
+    assert_true(v == -2);
+    assert_true(gradred_from_fixed(INT64_C(3) << 32, 2.0) == 1.5f);
+    assert_true(gradred_from_fixed(-(INT64_C(1) << 30), 1.0) == -0.25f);
+}
+
+static void test_bound_bits(void **state)
+{
+    (void)state;
+    assert_int_equal(gradred_bound_bits(1), 31);
+    assert_int_equal(gradred_bound_bits(2), 30);
+    assert_int_equal(gradred_bound_bits(3), 29);
+    assert_int_equal(gradred_bound_bits(4), 29);
+    assert_int_equal(gradred_bound_bits(5), 28);
+    assert_int_equal(gradred_bound_bits(256), 23);
+    assert_int_equal(gradred_bound_bits(65536), 15);
+}
+
+/* The edge of the range: the largest accepted value, summed K times at the
+ * largest K, stays below INT64_MAX; the bound itself is rejected. */
+static void test_range_edge(void **state)
+{
+    (void)state;
+    for (size_t terms = 1; terms <= GRADRED_MAX_TERMS; terms *= 2) {
+        int b = gradred_bound_bits(terms);
+        float top = nextafterf(ldexpf(1.0f, b), 0.0f);
+        int64_t v, w;
+        assert_int_equal(gradred_to_fixed(top, b, &v), GRADRED_OK);
+        assert_int_equal(gradred_to_fixed(-top, b, &w), GRADRED_OK);
+        assert_true(w == -v);
+        assert_true(v > 0 && (uint64_t)v <= (uint64_t)INT64_MAX / terms);
+        assert_int_equal(gradred_to_fixed(ldexpf(1.0f, b), b, &v), GRADRED_OVERFLOW);
+        assert_int_equal(gradred_to_fixed(-ldexpf(1.0f, b), b, &v), GRADRED_OVERFLOW);
+        assert_int_equal(gradred_to_fixed(INFINITY, b, &v), GRADRED_NONFINITE);
+        assert_int_equal(gradred_to_fixed(NAN, b, &v), GRADRED_NONFINITE);
+    }
+    /* K of the largest values really add up without wrapping. */
+    GradReducer r;
+    assert_int_equal(gradred_init(&r, 1, REDUCE_EXACT, 3), 0);
+    float top = nextafterf(ldexpf(1.0f, r.bound_bits), 0.0f), mean;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gradred_add(&r, &top), GRADRED_OK);
+    assert_true(r.acc[0] > 0);
+    assert_int_equal(gradred_finish(&r, &mean), 0);
+    assert_true(mean == top);
+    gradred_free(&r);
+}
+
+static void mean_in_order(const float *g, const int *order, float *out)
+{
+    GradReducer r;
+    assert_int_equal(gradred_init(&r, N, REDUCE_EXACT, K), 0);
+    for (int j = 0; j < K; j++)
+        assert_int_equal(gradred_add(&r, g + (size_t)order[j] * N), GRADRED_OK);
+    assert_int_equal(gradred_finish(&r, out), 0);
+    gradred_free(&r);
+}
+
+/* The same 64 micro-batches summed in order, reversed, shuffled, and as 4
+ * "ranks" whose integer partial sums are then added: identical bits. */
+static void test_order_independence(void **state)
+{
+    (void)state;
+    float *g = make_grads(1);
+    int order[K];
+    float *want = xmalloc(N * sizeof *want), *got = xmalloc(N * sizeof *got);
+    for (int j = 0; j < K; j++)
+        order[j] = j;
+    mean_in_order(g, order, want);
+    for (int j = 0; j < K; j++)
+        order[j] = K - 1 - j;
+    mean_in_order(g, order, got);
+    assert_memory_equal(got, want, N * sizeof *got);
+    uint64_t s = 7;
+    for (int j = K - 1; j > 0; j--) {
+        int k = (int)(rng_next(&s) % (uint64_t)(j + 1)), t = order[j];
+        order[j] = order[k];
+        order[k] = t;
+    }
+    mean_in_order(g, order, got);
+    assert_memory_equal(got, want, N * sizeof *got);
+
+    GradReducer rank[4], total;
+    assert_int_equal(gradred_init(&total, N, REDUCE_EXACT, K), 0);
+    for (int p = 0; p < 4; p++) {
+        assert_int_equal(gradred_init(&rank[p], N, REDUCE_EXACT, K), 0);
+        for (int j = p * K / 4; j < (p + 1) * K / 4; j++)
+            assert_int_equal(gradred_add(&rank[p], g + (size_t)j * N), GRADRED_OK);
+    }
+    for (int p = 3; p >= 0; p--) /* "reduction tree" in another order */
+        for (size_t i = 0; i <= N; i++)
+            total.acc[i] += rank[p].acc[i];
+    assert_int_equal(gradred_finish(&total, got), 0);
+    assert_memory_equal(got, want, N * sizeof *got);
+
+    /* The data does discriminate: float sums in two orders differ. */
+    size_t differ = 0;
+    for (size_t i = 0; i < N; i++) {
+        float a = 0, b = 0;
+        for (int j = 0; j < K; j++) {
+            a += g[(size_t)j * N + i];
+            b += g[(size_t)(K - 1 - j) * N + i];
+        }
+        differ += a != b;
+    }
+    assert_true(differ > 0);
+    for (int p = 0; p < 4; p++)
+        gradred_free(&rank[p]);
+    gradred_free(&total);
+    free(g);
+    free(want);
+    free(got);
+}
+
+/* Fixed-point mean vs the mean in double: within 2^-33 (the rounding of
+ * each term, averaged) plus one float ulp of the result (int64 -> double ->
+ * float).  Relative error is no better than 2^-33 / |mean|: that is the
+ * design (absolute resolution), stated in gradred.h. */
+static void test_round_trip_bound(void **state)
+{
+    (void)state;
+    float *g = make_grads(2);
+    int order[K];
+    float *got = xmalloc(N * sizeof *got);
+    for (int j = 0; j < K; j++)
+        order[j] = j;
+    mean_in_order(g, order, got);
+    double worst = 0;
+    for (size_t i = 0; i < N; i++) {
+        double ref = 0;
+        for (int j = 0; j < K; j++)
+            ref += (double)g[(size_t)j * N + i];
+        ref /= K;
+        double err = fabs((double)got[i] - ref);
+        double ulp = (double)nextafterf(fabsf((float)ref), INFINITY) - fabs((double)(float)ref);
+        double bound = 0x1p-33 + ulp;
+        if (err > bound)
+            fail_msg("element %zu: got %.9g, want %.17g, error %.3g > bound %.3g", i,
+                     (double)got[i], ref, err, bound);
+        if (err > worst)
+            worst = err;
+    }
+    assert_true(worst > 0); /* the bound is exercised, not vacuous */
+    free(g);
+    free(got);
+}
+
+static void test_overflow_detected(void **state)
+{
+    (void)state;
+    GradReducer r;
+    assert_int_equal(gradred_init(&r, 4, REDUCE_EXACT, 65536), 0);
+    assert_int_equal(r.bound_bits, 15);
+    float ok[4] = {1, -2, 32767.0f, -0.001f};
+    float big[4] = {1, 2, 3, 40000.0f};
+    assert_int_equal(gradred_add(&r, ok), GRADRED_OK);
+    assert_int_equal(gradred_add(&r, big), GRADRED_OVERFLOW);
+    assert_int_equal(r.status, GRADRED_OVERFLOW);
+    const char *msg = base_error();
+    assert_non_null(strstr(msg, "element 3"));
+    assert_non_null(strstr(msg, "40000"));
+    assert_non_null(strstr(msg, "outside the exact-reduce range"));
+    assert_non_null(strstr(msg, "2^15"));
+    assert_non_null(strstr(msg, "--reduce float"));
+    gradred_reset(&r);
+    assert_int_equal(r.status, GRADRED_OK);
+    float nan[4] = {0, NAN, 0, 0};
+    assert_int_equal(gradred_add(&r, nan), GRADRED_NONFINITE);
+    assert_non_null(strstr(base_error(), "non-finite gradient: element 1"));
+    gradred_free(&r);
+}
+
+static void test_init_and_finish_checks(void **state)
+{
+    (void)state;
+    GradReducer r;
+    assert_int_equal(gradred_init(&r, 4, REDUCE_EXACT, 0), -1);
+    assert_non_null(strstr(base_error(), "outside 1..65536"));
+    assert_int_equal(gradred_init(&r, 4, REDUCE_EXACT, 65537), -1);
+    assert_int_equal(gradred_init(&r, 0, REDUCE_EXACT, 4), -1);
+    gradred_free(&r); /* safe on the zeroed struct */
+
+    float mean[4];
+    assert_int_equal(gradred_init(&r, 4, REDUCE_EXACT, 2), 0);
+    assert_int_equal(gradred_finish(&r, mean), -1);
+    assert_non_null(strstr(base_error(), "0 micro-batches"));
+    r.acc[4] = 3; /* as if the ranks together added more than K */
+    assert_int_equal(gradred_finish(&r, mean), -1);
+    assert_non_null(strstr(base_error(), "3 micro-batches"));
+    gradred_free(&r);
+}
+
+static void test_float_mode(void **state)
+{
+    (void)state;
+    GradReducer r;
+    float a[3] = {1, 2, 3}, b[3] = {3, 2, 1e6f}, mean[3];
+    assert_int_equal(gradred_init(&r, 3, REDUCE_FLOAT, 2), 0);
+    assert_null(r.acc);
+    assert_int_equal(gradred_add(&r, a), GRADRED_OK);
+    assert_int_equal(gradred_add(&r, b), GRADRED_OK); /* no range limit */
+    assert_true(gradred_buffer(&r) == r.fsum);
+    assert_int_equal(gradred_buffer_len(&r), 4);
+    assert_int_equal(gradred_finish(&r, mean), 0);
+    assert_true(mean[0] == 2.0f && mean[1] == 2.0f && mean[2] == (1e6f + 3) / 2);
+    gradred_reset(&r);
+    float inf[3] = {0, 0, -INFINITY};
+    assert_int_equal(gradred_add(&r, inf), GRADRED_NONFINITE);
+    assert_non_null(strstr(base_error(), "element 2"));
+    gradred_free(&r);
+}
+
+static void test_control(void **state)
+{
+    (void)state;
+    Control ranks[3], sum;
+    const float losses[6] = {2.302585f, 2.1f, 1.75f, 0.125f, 3.0f, 1e-3f};
+    for (int p = 0; p < 3; p++) {
+        control_reset(&ranks[p]);
+        for (int j = 0; j < 2; j++)
+            control_add_microbatch(&ranks[p], losses[p * 2 + j], p + j, 64);
+    }
+    control_reset(&sum);
+    for (int p = 0; p < 3; p++) {
+        int64_t *dst = (int64_t *)&sum;
+        const int64_t *src = (const int64_t *)&ranks[p];
+        for (size_t i = 0; i < CONTROL_N; i++)
+            dst[i] += src[i];
+    }
+    assert_int_equal(CONTROL_N, 7);
+    assert_int_equal(sum.microbatches, 6);
+    assert_int_equal(sum.samples, 384);
+    assert_int_equal(sum.correct, 0 + 1 + 1 + 2 + 2 + 3);
+    assert_int_equal(sum.nonfinite_ranks, 0);
+    assert_int_equal(sum.overflow_ranks, 0);
+    double want = 0;
+    for (int j = 0; j < 6; j++)
+        want += losses[j];
+    want /= 6;
+    assert_true(fabs(control_mean_loss(&sum) - want) <= 0x1p-32);
+    assert_true(control_accuracy(&sum) == 9.0 / 384.0);
+
+    /* The same micro-batches in one "rank": the same fixed-point sum. */
+    Control one;
+    control_reset(&one);
+    for (int j = 5; j >= 0; j--)
+        control_add_microbatch(&one, losses[j], 0, 64);
+    assert_true(one.loss_fixed == sum.loss_fixed);
+
+    control_reset(&one);
+    control_add_microbatch(&one, NAN, 0, 64);
+    assert_int_equal(one.nonfinite_ranks, 1);
+    assert_true(one.loss_fixed == 0);
+    assert_non_null(strstr(base_error(), "non-finite loss nan in local micro-batch 0"));
+    control_add_microbatch(&one, 40000.0f, 0, 64);
+    assert_int_equal(one.overflow_ranks, 1);
+    assert_non_null(strstr(base_error(), "loss 40000 in local micro-batch 1 is outside"));
+    control_reset(&one);
+    control_note_grad_status(&one, GRADRED_NONFINITE);
+    control_note_grad_status(&one, GRADRED_OK);
+    assert_int_equal(one.nonfinite_ranks, 1);
+    assert_int_equal(one.overflow_ranks, 0);
+}
+
+static void test_hash(void **state)
+{
+    (void)state;
+    /* FNV-1a 64 reference values. */
+    assert_true(hash_string("") == UINT64_C(0xcbf29ce484222325));
+    assert_true(hash_string("a") == UINT64_C(0xaf63dc4c8601ec8c));
+    assert_true(hash_string("foobar") == UINT64_C(0x85944171f73967e8));
+    assert_true(hash_update(hash_update(HASH_INIT, "foo", 3), "bar", 3) ==
+                hash_string("foobar"));
+    float a[2] = {0.0f, 1.0f}, b[2] = {-0.0f, 1.0f}, c[2] = {0.0f, 1.0f};
+    assert_true(hash_floats(a, 2) == hash_floats(c, 2));
+    assert_true(hash_floats(a, 2) != hash_floats(b, 2));
+    assert_true(hash_floats(a, 2) == hash_bytes(a, sizeof a));
+}
+
+static void test_hosts(void **state)
+{
+    (void)state;
+    char names[4][8] = {"alpha", "beta", "alpha", "alpha"}, out[128];
+    assert_int_equal(hosts_format(&names[0][0], 8, 4, out, sizeof out), 2);
+    assert_string_equal(out, "4 ranks on 2 hosts: alpha (3 ranks), beta (1 rank)");
+    assert_int_equal(hosts_format(&names[0][0], 8, 1, out, sizeof out), 1);
+    assert_string_equal(out, "1 rank on 1 host: alpha (1 rank)");
+    char small[16];
+    assert_int_equal(hosts_format(&names[0][0], 8, 4, small, sizeof small), 2);
+    assert_int_equal(strlen(small), sizeof small - 1); /* truncated, terminated */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_to_fixed_values),
+        cmocka_unit_test(test_bound_bits),
+        cmocka_unit_test(test_range_edge),
+        cmocka_unit_test(test_order_independence),
+        cmocka_unit_test(test_round_trip_bound),
+        cmocka_unit_test(test_overflow_detected),
+        cmocka_unit_test(test_init_and_finish_checks),
+        cmocka_unit_test(test_float_mode),
+        cmocka_unit_test(test_control),
+        cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_hosts),
+    };
+    return cmocka_run_group_tests_name("dist_fixed", tests, NULL, NULL);
+}

@@ -1,0 +1,407 @@
+/* config.c - `shardnet train` options.  See config.h for the contract. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base.h"
+#include "hash.h"
+
+enum {
+    OPT_DATA = 256, OPT_ARCH, OPT_EPOCHS, OPT_BATCH, OPT_MICRO, OPT_LR, OPT_MOMENTUM,
+    OPT_WD, OPT_SCHEDULE, OPT_STEP_SIZE, OPT_GAMMA, OPT_WARMUP, OPT_SEED, OPT_REDUCE,
+    OPT_NONFINITE, OPT_LOG_EVERY, OPT_METRICS, OPT_QUIET, OPT_LIMIT, OPT_EVAL, OPT_NO_EVAL,
+    OPT_THREADS, OPT_INJECT,
+};
+
+static const struct option long_options[] = {
+    {"data", required_argument, NULL, OPT_DATA},
+    {"arch", required_argument, NULL, OPT_ARCH},
+    {"epochs", required_argument, NULL, OPT_EPOCHS},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"micro-batch", required_argument, NULL, OPT_MICRO},
+    {"lr", required_argument, NULL, OPT_LR},
+    {"momentum", required_argument, NULL, OPT_MOMENTUM},
+    {"weight-decay", required_argument, NULL, OPT_WD},
+    {"schedule", required_argument, NULL, OPT_SCHEDULE},
+    {"step-size", required_argument, NULL, OPT_STEP_SIZE},
+    {"gamma", required_argument, NULL, OPT_GAMMA},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"reduce", required_argument, NULL, OPT_REDUCE},
+    {"on-nonfinite", required_argument, NULL, OPT_NONFINITE},
+    {"log-every", required_argument, NULL, OPT_LOG_EVERY},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"eval", no_argument, NULL, OPT_EVAL},
+    {"no-eval", no_argument, NULL, OPT_NO_EVAL},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"inject-nonfinite", required_argument, NULL, OPT_INJECT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+void config_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: shardnet train [options]          (under mpirun -np P for P ranks)\n"
+        "\n"
+        "  --data FILE            HDF5 dataset (default " CONFIG_DEFAULT_DATA ")\n"
+        "  --arch classic|modern  LeNet with sigmoid+avg-pool, or ReLU+max-pool (classic)\n"
+        "  --epochs N             passes over the training set (10)\n"
+        "  --batch B              global batch, the same for any P, 1..%d (256)\n"
+        "  --micro-batch m        samples per gradient computation (B/P); m must divide\n"
+        "                         B and P must divide B/m\n"
+        "  --lr X                 learning rate, > 0 (0.9)\n"
+        "  --momentum X           SGD momentum in [0, 1) (0)\n"
+        "  --weight-decay X       L2 weight decay, >= 0 (0)\n"
+        "  --schedule S           constant|step|cosine (constant)\n"
+        "  --step-size N          step: updates between decays (required with step)\n"
+        "  --gamma X              step: decay factor in (0, 1] (0.1)\n"
+        "  --warmup W             linear warmup over the first W updates (0)\n"
+        "  --seed N               weight init and data order (42)\n"
+        "  --reduce exact|float   int64 fixed-point (bit-identical for any P) or float\n"
+        "                         all-reduce of gradients (exact)\n"
+        "  --on-nonfinite stop|skip  on NaN/Inf: all ranks stop with an error, or all\n"
+        "                         skip the step (stop)\n"
+        "  --log-every N          progress line and metrics every N steps (50)\n"
+        "  --metrics FILE         write JSON lines (see docs-train.md)\n"
+        "  --quiet                no progress lines\n"
+        "  --limit N              train on the first N training samples only (all)\n"
+        "  --eval, --no-eval      test-set evaluation after each epoch (on)\n"
+        "  --threads N            OpenMP threads per rank (OMP_NUM_THREADS if set, else\n"
+        "                         1 when P > 1, else all cores)\n"
+        "  --inject-nonfinite STEP:RANK  TEST ONLY: make RANK's gradient NaN at step\n"
+        "                         STEP (1-based)\n"
+        "  --help                 this text\n",
+        CONFIG_MAX_BATCH);
+}
+
+static void config_defaults(Config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->data = CONFIG_DEFAULT_DATA;
+    cfg->arch = CONFIG_ARCH_CLASSIC;
+    cfg->epochs = 10;
+    cfg->batch = 256;
+    cfg->micro_batch = 0;
+    cfg->lr = 0.9;
+    cfg->momentum = 0.0;
+    cfg->weight_decay = 0.0;
+    cfg->schedule = SCHEDULE_CONSTANT;
+    cfg->step_size = 0;
+    cfg->gamma = 0.1;
+    cfg->warmup = 0;
+    cfg->seed = 42;
+    cfg->reduce = REDUCE_EXACT;
+    cfg->on_nonfinite = NONFINITE_STOP;
+    cfg->log_every = 50;
+    cfg->metrics = NULL;
+    cfg->quiet = false;
+    cfg->limit = 0;
+    cfg->eval = true;
+    cfg->threads = 0;
+    cfg->inject_step = 0;
+    cfg->inject_rank = 0;
+}
+
+/* Whole-string integer in [lo, hi]. */
+static int parse_int(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0' || errno == ERANGE)
+        return base_error_set("%s: '%s' is not an integer", flag, s);
+    if (v < lo || v > hi)
+        return base_error_set("%s: %lld is outside %lld..%lld", flag, v, (long long)lo,
+                              (long long)hi);
+    *out = v;
+    return 0;
+}
+
+/* Whole-string finite number in [lo, hi] (hi_open: strictly below hi). */
+static int parse_real(const char *flag, const char *s, double lo, double hi, int hi_open,
+                      double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return base_error_set("%s: '%s' is not a finite number", flag, s);
+    if (v < lo || v > hi || (hi_open && v == hi))
+        return base_error_set("%s: %g is outside %g..%g%s", flag, v, lo, hi,
+                              hi_open ? " (exclusive)" : "");
+    *out = v;
+    return 0;
+}
+
+static int parse_choice(const char *flag, const char *s, const char *const *names, int n,
+                        int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(s, names[i])) {
+            *out = i;
+            return 0;
+        }
+    char list[128] = "";
+    for (int i = 0; i < n; i++) {
+        strncat(list, names[i], sizeof list - strlen(list) - 1);
+        if (i + 1 < n)
+            strncat(list, "|", sizeof list - strlen(list) - 1);
+    }
+    return base_error_set("%s: '%s' is not one of %s", flag, s, list);
+}
+
+static const char *const arch_names[] = {"classic", "modern"};
+static const char *const reduce_names[] = {"exact", "float"};
+static const char *const nonfinite_names[] = {"stop", "skip"};
+static const char *const schedule_names[] = {"constant", "step", "cosine"};
+
+const char *config_arch_name(ConfigArch a) { return arch_names[a]; }
+const char *config_reduce_name(ReduceMode r) { return reduce_names[r]; }
+const char *config_nonfinite_name(OnNonfinite o) { return nonfinite_names[o]; }
+
+static int parse_inject(const char *s, Config *cfg)
+{
+    const char *colon = strchr(s, ':');
+    if (!colon)
+        return base_error_set("--inject-nonfinite: '%s' is not STEP:RANK", s);
+    char step[32];
+    size_t len = (size_t)(colon - s);
+    if (len == 0 || len >= sizeof step)
+        return base_error_set("--inject-nonfinite: '%s' is not STEP:RANK", s);
+    memcpy(step, s, len);
+    step[len] = '\0';
+    if (parse_int("--inject-nonfinite STEP", step, 1, INT64_MAX, &cfg->inject_step) ||
+        parse_int("--inject-nonfinite RANK", colon + 1, 0, INT32_MAX, &cfg->inject_rank))
+        return -1;
+    return 0;
+}
+
+int config_parse(Config *cfg, int argc, char **argv)
+{
+    config_defaults(cfg);
+    int step_size_given = 0, gamma_given = 0, choice;
+    optind = 0; /* glibc: full re-initialisation, so parse can run again */
+    opterr = 0;
+    for (;;) {
+        int prev = optind ? optind : 1;
+        int c = getopt_long(argc, argv, ":h", long_options, NULL);
+        if (c == -1)
+            break;
+        const char *arg = optarg;
+        int rc = 0;
+        switch (c) {
+        case OPT_DATA:
+            if (!*arg)
+                return base_error_set("--data: empty file name");
+            cfg->data = arg;
+            break;
+        case OPT_ARCH:
+            rc = parse_choice("--arch", arg, arch_names, 2, &choice);
+            cfg->arch = (ConfigArch)choice;
+            break;
+        case OPT_EPOCHS: rc = parse_int("--epochs", arg, 1, 1000000, &cfg->epochs); break;
+        case OPT_BATCH:
+            rc = parse_int("--batch", arg, 1, CONFIG_MAX_BATCH, &cfg->batch);
+            break;
+        case OPT_MICRO:
+            rc = parse_int("--micro-batch", arg, 1, CONFIG_MAX_BATCH, &cfg->micro_batch);
+            break;
+        case OPT_LR: rc = parse_real("--lr", arg, 0.0, 1e6, 0, &cfg->lr);
+            if (!rc && cfg->lr <= 0.0)
+                rc = base_error_set("--lr: %g must be > 0", cfg->lr);
+            break;
+        case OPT_MOMENTUM:
+            rc = parse_real("--momentum", arg, 0.0, 1.0, 1, &cfg->momentum);
+            break;
+        case OPT_WD: rc = parse_real("--weight-decay", arg, 0.0, 1e6, 0, &cfg->weight_decay);
+            break;
+        case OPT_SCHEDULE:
+            rc = parse_choice("--schedule", arg, schedule_names, 3, &choice);
+            cfg->schedule = (ScheduleKind)choice;
+            break;
+        case OPT_STEP_SIZE:
+            rc = parse_int("--step-size", arg, 1, INT64_MAX, &cfg->step_size);
+            step_size_given = 1;
+            break;
+        case OPT_GAMMA:
+            rc = parse_real("--gamma", arg, 0.0, 1.0, 0, &cfg->gamma);
+            if (!rc && cfg->gamma <= 0.0)
+                rc = base_error_set("--gamma: %g must be > 0", cfg->gamma);
+            gamma_given = 1;
+            break;
+        case OPT_WARMUP: rc = parse_int("--warmup", arg, 0, INT64_MAX, &cfg->warmup); break;
+        case OPT_SEED: {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(arg, &end, 10);
+            if (arg[0] == '-' || arg[0] == '+' || end == arg || *end || errno == ERANGE)
+                rc = base_error_set("--seed: '%s' is not an integer in 0..2^64-1", arg);
+            cfg->seed = v;
+            break;
+        }
+        case OPT_REDUCE:
+            rc = parse_choice("--reduce", arg, reduce_names, 2, &choice);
+            cfg->reduce = (ReduceMode)choice;
+            break;
+        case OPT_NONFINITE:
+            rc = parse_choice("--on-nonfinite", arg, nonfinite_names, 2, &choice);
+            cfg->on_nonfinite = (OnNonfinite)choice;
+            break;
+        case OPT_LOG_EVERY:
+            rc = parse_int("--log-every", arg, 1, INT64_MAX, &cfg->log_every);
+            break;
+        case OPT_METRICS:
+            if (!*arg)
+                return base_error_set("--metrics: empty file name");
+            cfg->metrics = arg;
+            break;
+        case OPT_QUIET: cfg->quiet = true; break;
+        case OPT_LIMIT: rc = parse_int("--limit", arg, 1, INT64_MAX, &cfg->limit); break;
+        case OPT_EVAL: cfg->eval = true; break;
+        case OPT_NO_EVAL: cfg->eval = false; break;
+        case OPT_THREADS: rc = parse_int("--threads", arg, 1, 1024, &cfg->threads); break;
+        case OPT_INJECT: rc = parse_inject(arg, cfg); break;
+        case 'h': return 1;
+        case ':':
+            return base_error_set("%s: missing value", argv[optind - 1]);
+        default:
+            /* optind may or may not have moved past the bad word. */
+            return base_error_set("unknown option '%s'",
+                                  argv[optind > prev ? optind - 1 : prev]);
+        }
+        if (rc)
+            return -1;
+    }
+    if (optind < argc)
+        return base_error_set("unexpected argument '%s'", argv[optind]);
+    if (cfg->schedule == SCHEDULE_STEP && !step_size_given)
+        return base_error_set("--schedule step needs --step-size N");
+    if (cfg->schedule != SCHEDULE_STEP && (step_size_given || gamma_given))
+        return base_error_set("%s only applies to --schedule step",
+                              step_size_given ? "--step-size" : "--gamma");
+    if (cfg->micro_batch && cfg->batch % cfg->micro_batch)
+        return base_error_set("--micro-batch %lld does not divide --batch %lld",
+                              (long long)cfg->micro_batch, (long long)cfg->batch);
+    return 0;
+}
+
+/* Thread count when --threads is not given: OMP_NUM_THREADS if set (it must
+ * be a plain positive integer), else 1 per rank when P > 1 (ranks share the
+ * cores; two ranks x 1 thread beat one rank x 2 threads here), else every
+ * online core. */
+static int resolve_threads(Config *cfg, int P)
+{
+    if (cfg->threads > 0)
+        return 0;
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (env && *env)
+        return parse_int("OMP_NUM_THREADS (environment)", env, 1, 1024, &cfg->threads);
+    if (P > 1) {
+        cfg->threads = 1;
+        return 0;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->threads = cores > 0 ? cores : 1;
+    return 0;
+}
+
+int config_check_world(Config *cfg, int P)
+{
+    if (P < 1)
+        return base_error_set("world size %d: need at least one rank", P);
+    if (cfg->micro_batch == 0) {
+        if (cfg->batch % P)
+            return base_error_set("--batch %lld cannot be split over %d ranks: B must be a "
+                                  "multiple of P (the default --micro-batch is B/P)",
+                                  (long long)cfg->batch, P);
+        cfg->micro_batch = cfg->batch / P;
+    }
+    if (cfg->batch % cfg->micro_batch)
+        return base_error_set("--micro-batch %lld does not divide --batch %lld",
+                              (long long)cfg->micro_batch, (long long)cfg->batch);
+    int64_t k = cfg->batch / cfg->micro_batch;
+    if (k % P)
+        return base_error_set("--batch %lld / --micro-batch %lld = %lld micro-batches per "
+                              "step cannot be shared by %d ranks: P must divide B/m",
+                              (long long)cfg->batch, (long long)cfg->micro_batch,
+                              (long long)k, P);
+    if (cfg->inject_step && cfg->inject_rank >= P)
+        return base_error_set("--inject-nonfinite: rank %lld does not exist with %d ranks",
+                              (long long)cfg->inject_rank, P);
+    return resolve_threads(cfg, P);
+}
+
+int config_check_data(const Config *cfg, int64_t n_train, int64_t *steps_per_epoch)
+{
+    if (n_train <= 0)
+        return base_error_set("the training set is empty");
+    if (cfg->limit > n_train)
+        return base_error_set("--limit %lld exceeds the %lld training samples",
+                              (long long)cfg->limit, (long long)n_train);
+    int64_t n = cfg->limit ? cfg->limit : n_train;
+    int64_t steps = n / cfg->batch;
+    if (steps < 1)
+        return base_error_set("--batch %lld is larger than the %lld training samples%s",
+                              (long long)cfg->batch, (long long)n,
+                              cfg->limit ? " (--limit)" : "");
+    if (cfg->epochs > INT64_MAX / steps)
+        return base_error_set("--epochs %lld: too many steps", (long long)cfg->epochs);
+    int64_t total = steps * cfg->epochs;
+    if (cfg->warmup >= total)
+        return base_error_set("--warmup %lld must be below the %lld steps of the run",
+                              (long long)cfg->warmup, (long long)total);
+    if (cfg->inject_step > total)
+        return base_error_set("--inject-nonfinite: step %lld is beyond the %lld steps of the "
+                              "run", (long long)cfg->inject_step, (long long)total);
+    *steps_per_epoch = steps;
+    return 0;
+}
+
+int64_t config_terms(const Config *cfg)
+{
+    return cfg->micro_batch ? cfg->batch / cfg->micro_batch : 0;
+}
+
+Schedule config_schedule(const Config *cfg, int64_t total_steps)
+{
+    return (Schedule){
+        .kind = cfg->schedule,
+        .lr = cfg->lr,
+        .step_size = cfg->step_size,
+        .gamma = cfg->gamma,
+        .warmup = cfg->warmup,
+        .total_steps = total_steps,
+    };
+}
+
+/* Doubles as %a (hex, exact) so equal values give equal text. */
+void config_describe(const Config *cfg, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "arch=%s epochs=%lld batch=%lld micro_batch=%lld lr=%a momentum=%a "
+             "weight_decay=%a schedule=%s step_size=%lld gamma=%a warmup=%lld seed=%llu "
+             "reduce=%s on_nonfinite=%s log_every=%lld limit=%lld eval=%d "
+             "inject_nonfinite=%lld:%lld",
+             config_arch_name(cfg->arch), (long long)cfg->epochs, (long long)cfg->batch,
+             (long long)cfg->micro_batch, cfg->lr, cfg->momentum, cfg->weight_decay,
+             schedule_name(cfg->schedule), (long long)cfg->step_size, cfg->gamma,
+             (long long)cfg->warmup, (unsigned long long)cfg->seed,
+             config_reduce_name(cfg->reduce), config_nonfinite_name(cfg->on_nonfinite),
+             (long long)cfg->log_every, (long long)cfg->limit, cfg->eval ? 1 : 0,
+             (long long)cfg->inject_step, (long long)cfg->inject_rank);
+}
+
+uint64_t config_hash(const Config *cfg)
+{
+    char text[1024];
+    config_describe(cfg, text, sizeof text);
+    return hash_string(text);
+}

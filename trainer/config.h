@@ -1,0 +1,88 @@
+/* config.h - the options of `shardnet train`, parsed into a Config.
+ *
+ * config_parse reads argv with getopt_long, fills defaults, and validates
+ * every value it can check alone: a bad value returns -1 with a message in
+ * base_error() naming the flag (the caller prints it and the usage and exits
+ * 2).  Nothing is clamped or ignored silently.  Checks that need more
+ * context come later, each with the same contract:
+ *   config_check_world  needs P (micro-batch default B/P, P | B/m, threads,
+ *                       the --inject-nonfinite rank),
+ *   config_check_data   needs the training set size (--limit, steps, warmup).
+ * Every rank runs them on the same argv and reaches the same verdict, so a
+ * failure is a coordinated exit, not a hang.
+ *
+ * Strings (data, metrics) point into argv or at literals: argv must outlive
+ * the Config.  Pure; no MPI. */
+#ifndef SHARDNET_CONFIG_H
+#define SHARDNET_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gradred.h"
+#include "schedule.h"
+
+typedef enum { CONFIG_ARCH_CLASSIC, CONFIG_ARCH_MODERN } ConfigArch;
+typedef enum { NONFINITE_STOP, NONFINITE_SKIP } OnNonfinite;
+
+typedef struct {
+    const char *data;          /* --data FILE */
+    ConfigArch arch;           /* --arch classic|modern */
+    int64_t epochs;            /* --epochs */
+    int64_t batch;             /* --batch B: global batch, any P */
+    int64_t micro_batch;       /* --micro-batch m; 0 = B/P until check_world */
+    double lr;                 /* --lr */
+    double momentum;           /* --momentum, in [0, 1) */
+    double weight_decay;       /* --weight-decay, >= 0 */
+    ScheduleKind schedule;     /* --schedule */
+    int64_t step_size;         /* --step-size (step schedule only; required) */
+    double gamma;              /* --gamma (step schedule only; default 0.1) */
+    int64_t warmup;            /* --warmup updates */
+    uint64_t seed;             /* --seed */
+    ReduceMode reduce;         /* --reduce exact|float */
+    OnNonfinite on_nonfinite;  /* --on-nonfinite stop|skip */
+    int64_t log_every;         /* --log-every N steps */
+    const char *metrics;       /* --metrics FILE, NULL for none */
+    bool quiet;                /* --quiet */
+    int64_t limit;             /* --limit N, 0 = whole training set */
+    bool eval;                 /* --eval / --no-eval */
+    int64_t threads;           /* --threads; 0 = auto until check_world */
+    int64_t inject_step;       /* --inject-nonfinite STEP:RANK; 0 = off */
+    int64_t inject_rank;
+} Config;
+
+#define CONFIG_DEFAULT_DATA "data/fashion-mnist.h5"
+#define CONFIG_MAX_BATCH GRADRED_MAX_TERMS
+
+/* Defaults, then argv (argv[0] is the command name).  Returns 0, 1 when
+ * --help was given (print config_usage to stdout, exit 0), or -1 with the
+ * message in base_error(). */
+int config_parse(Config *cfg, int argc, char **argv);
+void config_usage(FILE *out);
+
+/* With P ranks: micro-batch default B/P, m | B, P | B/m, --inject-nonfinite
+ * rank < P, and the thread count resolved (see config.c).  0 or -1. */
+int config_check_world(Config *cfg, int P);
+/* With n_train training samples: --limit <= n_train; steps per epoch =
+ * floor(N / B) with N = limit or n_train (the last partial batch of each
+ * epoch is dropped) and at least 1; warmup < total steps; the injection
+ * step within the run.  Writes steps per epoch.  0 or -1. */
+int config_check_data(const Config *cfg, int64_t n_train, int64_t *steps_per_epoch);
+/* Micro-batches per step over all ranks, K = B/m (after check_world). */
+int64_t config_terms(const Config *cfg);
+/* The Schedule for a run of total_steps updates. */
+Schedule config_schedule(const Config *cfg, int64_t total_steps);
+
+/* FNV-1a of the canonical text of every field that must agree across ranks:
+ * all but --data (paths may differ per host; the dataset is compared by
+ * size and content instead), --metrics, --quiet and --threads. */
+uint64_t config_hash(const Config *cfg);
+/* The canonical text behind config_hash, also printed at start-up. */
+void config_describe(const Config *cfg, char *buf, size_t cap);
+
+const char *config_arch_name(ConfigArch a);
+const char *config_reduce_name(ReduceMode r);
+const char *config_nonfinite_name(OnNonfinite o);
+
+#endif

@@ -1,0 +1,69 @@
+/* dist.h - everything MPI in shardnet: start and stop, the gradient and
+ * control all-reduces, the start-up agreement check, the host summary.
+ *
+ * Contract: dist_init first thing in a command that uses MPI; after it,
+ * die() on any rank calls MPI_Abort(MPI_COMM_WORLD) so no rank is left
+ * waiting in a collective, and MPI_COMM_WORLD returns errors
+ * (MPI_ERRORS_RETURN) which MPI_CHECK turns into die() naming the call and
+ * the MPI error string.  Every function below is COLLECTIVE: all ranks call
+ * it, in the same order, with the same sizes; afterwards every rank holds the
+ * same result, so branches taken on it are taken by all ranks together. */
+#ifndef SHARDNET_DIST_H
+#define SHARDNET_DIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mpi.h>
+
+#include "control.h"
+#include "gradred.h"
+
+#define MPI_CHECK(call)                                                        \
+    do {                                                                       \
+        int e_ = (call);                                                       \
+        if (e_ != MPI_SUCCESS)                                                 \
+            die("%s failed: %s", #call, dist_error_string(e_));               \
+    } while (0)
+
+/* MPI_Init, rank and size, MPI_ERRORS_RETURN, die() -> MPI_Abort. */
+void dist_init(int *argc, char ***argv);
+/* MPI_Finalize (checked).  Call once, on every rank, on the way out. */
+void dist_finalize(void);
+int dist_rank(void);
+int dist_size(void);
+/* The text of an MPI error code (static buffer). */
+const char *dist_error_string(int err);
+
+/* Sum r's buffer over all ranks (one MPI_Allreduce: MPI_INT64_T in exact
+ * mode, MPI_FLOAT in float mode, in place) and write the mean gradient of
+ * the global batch to mean_out (n floats, overwritten, identical on every
+ * rank).  The caller must only call it when the control all-reduce of the
+ * step reported no non-finite or overflow on any rank (every rank then
+ * agrees to call it); a rank whose own adds failed dies here (a caller bug).
+ * Dies (MPI_Abort) if the global micro-batch count is not 1..K. */
+void dist_allreduce_grads(GradReducer *r, float *mean_out);
+
+/* Sum c over all ranks in place: one MPI_Allreduce(MPI_INT64_T, MPI_SUM)
+ * of CONTROL_N int64 (see control.h). */
+void dist_control_allreduce(Control *c);
+
+/* A value every rank must agree on, with a name for the message. */
+typedef struct {
+    const char *name;   /* "config hash", "dataset size", ... */
+    uint64_t value;
+} Agreement;
+
+/* Compare n values across ranks (one MPI_Allreduce(MAX) of each value and its
+ * complement gives min and max).  All agree: 0.  Otherwise rank 0 prints to
+ * stderr, for each differing value, its name and every rank's value
+ * (gathered), and every rank returns -1: the caller exits non-zero on every
+ * rank (dist_finalize, return 1).  n and the names must be the same on all
+ * ranks (n itself is compared first). */
+int dist_check_agreement(const Agreement *items, size_t n);
+
+/* Gather host names on rank 0; on rank 0 write "P ranks on H hosts: a (2
+ * ranks), ..." to out (cap bytes) and return H; other ranks get "" and 0. */
+int dist_hosts(char *out, size_t cap);
+
+#endif
