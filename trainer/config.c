@@ -15,7 +15,7 @@ enum {
     OPT_DATA = 256, OPT_ARCH, OPT_EPOCHS, OPT_BATCH, OPT_MICRO, OPT_LR, OPT_MOMENTUM,
     OPT_WD, OPT_SCHEDULE, OPT_STEP_SIZE, OPT_GAMMA, OPT_WARMUP, OPT_SEED, OPT_REDUCE,
     OPT_NONFINITE, OPT_LOG_EVERY, OPT_METRICS, OPT_QUIET, OPT_LIMIT, OPT_EVAL, OPT_NO_EVAL,
-    OPT_THREADS, OPT_INJECT,
+    OPT_THREADS, OPT_INJECT, OPT_NORMALIZE,
 };
 
 static const struct option long_options[] = {
@@ -41,6 +41,7 @@ static const struct option long_options[] = {
     {"eval", no_argument, NULL, OPT_EVAL},
     {"no-eval", no_argument, NULL, OPT_NO_EVAL},
     {"threads", required_argument, NULL, OPT_THREADS},
+    {"normalize", no_argument, NULL, OPT_NORMALIZE},
     {"inject-nonfinite", required_argument, NULL, OPT_INJECT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -75,7 +76,10 @@ void config_usage(FILE *out)
         "  --limit N              train on the first N training samples only (all)\n"
         "  --eval, --no-eval      test-set evaluation after each epoch (on)\n"
         "  --threads N            OpenMP threads per rank (OMP_NUM_THREADS if set, else\n"
-        "                         1 when P > 1, else all cores)\n"
+        "                         1); all runs that must give the same weights need the\n"
+        "                         same threads per rank\n"
+        "  --normalize            feed (x/255 - mean)/std with the dataset's pixel\n"
+        "                         statistics instead of x/255 (off)\n"
         "  --inject-nonfinite STEP:RANK  TEST ONLY: make RANK's gradient NaN at step\n"
         "                         STEP (1-based)\n"
         "  --help                 this text\n",
@@ -86,7 +90,7 @@ static void config_defaults(Config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->data = CONFIG_DEFAULT_DATA;
-    cfg->arch = CONFIG_ARCH_CLASSIC;
+    cfg->arch = ARCH_CLASSIC;
     cfg->epochs = 10;
     cfg->batch = 256;
     cfg->micro_batch = 0;
@@ -163,7 +167,6 @@ static const char *const reduce_names[] = {"exact", "float"};
 static const char *const nonfinite_names[] = {"stop", "skip"};
 static const char *const schedule_names[] = {"constant", "step", "cosine"};
 
-const char *config_arch_name(ConfigArch a) { return arch_names[a]; }
 const char *config_reduce_name(ReduceMode r) { return reduce_names[r]; }
 const char *config_nonfinite_name(OnNonfinite o) { return nonfinite_names[o]; }
 
@@ -205,7 +208,7 @@ int config_parse(Config *cfg, int argc, char **argv)
             break;
         case OPT_ARCH:
             rc = parse_choice("--arch", arg, arch_names, 2, &choice);
-            cfg->arch = (ConfigArch)choice;
+            cfg->arch = (LeNetArch)choice;
             break;
         case OPT_EPOCHS: rc = parse_int("--epochs", arg, 1, 1000000, &cfg->epochs); break;
         case OPT_BATCH:
@@ -268,6 +271,7 @@ int config_parse(Config *cfg, int argc, char **argv)
         case OPT_EVAL: cfg->eval = true; break;
         case OPT_NO_EVAL: cfg->eval = false; break;
         case OPT_THREADS: rc = parse_int("--threads", arg, 1, 1024, &cfg->threads); break;
+        case OPT_NORMALIZE: cfg->normalize = true; break;
         case OPT_INJECT: rc = parse_inject(arg, cfg); break;
         case 'h': return 1;
         case ':':
@@ -294,22 +298,19 @@ int config_parse(Config *cfg, int argc, char **argv)
 }
 
 /* Thread count when --threads is not given: OMP_NUM_THREADS if set (it must
- * be a plain positive integer), else 1 per rank when P > 1 (ranks share the
- * cores; two ranks x 1 thread beat one rank x 2 threads here), else every
- * online core. */
+ * be a plain positive integer), else 1.  One thread per rank whatever P is,
+ * because oneDNN's results depend on the thread count: the same default for
+ * every P keeps runs at different P bit-identical.  (Two ranks x 1 thread
+ * also beat one rank x 2 threads on these small layers.) */
 static int resolve_threads(Config *cfg, int P)
 {
+    (void)P;
     if (cfg->threads > 0)
         return 0;
     const char *env = getenv("OMP_NUM_THREADS");
     if (env && *env)
         return parse_int("OMP_NUM_THREADS (environment)", env, 1, 1024, &cfg->threads);
-    if (P > 1) {
-        cfg->threads = 1;
-        return 0;
-    }
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    cfg->threads = cores > 0 ? cores : 1;
+    cfg->threads = 1;
     return 0;
 }
 
@@ -388,15 +389,15 @@ void config_describe(const Config *cfg, char *buf, size_t cap)
     snprintf(buf, cap,
              "arch=%s epochs=%lld batch=%lld micro_batch=%lld lr=%a momentum=%a "
              "weight_decay=%a schedule=%s step_size=%lld gamma=%a warmup=%lld seed=%llu "
-             "reduce=%s on_nonfinite=%s log_every=%lld limit=%lld eval=%d "
+             "reduce=%s on_nonfinite=%s log_every=%lld limit=%lld eval=%d normalize=%d "
              "inject_nonfinite=%lld:%lld",
-             config_arch_name(cfg->arch), (long long)cfg->epochs, (long long)cfg->batch,
+             lenet_arch_name(cfg->arch), (long long)cfg->epochs, (long long)cfg->batch,
              (long long)cfg->micro_batch, cfg->lr, cfg->momentum, cfg->weight_decay,
              schedule_name(cfg->schedule), (long long)cfg->step_size, cfg->gamma,
              (long long)cfg->warmup, (unsigned long long)cfg->seed,
              config_reduce_name(cfg->reduce), config_nonfinite_name(cfg->on_nonfinite),
              (long long)cfg->log_every, (long long)cfg->limit, cfg->eval ? 1 : 0,
-             (long long)cfg->inject_step, (long long)cfg->inject_rank);
+             cfg->normalize ? 1 : 0, (long long)cfg->inject_step, (long long)cfg->inject_rank);
 }
 
 uint64_t config_hash(const Config *cfg)

@@ -21,14 +21,14 @@
 #include <stdio.h>
 
 #include "gradred.h"
+#include "lenet.h"
 #include "schedule.h"
 
-typedef enum { CONFIG_ARCH_CLASSIC, CONFIG_ARCH_MODERN } ConfigArch;
 typedef enum { NONFINITE_STOP, NONFINITE_SKIP } OnNonfinite;
 
 typedef struct {
     const char *data;          /* --data FILE */
-    ConfigArch arch;           /* --arch classic|modern */
+    LeNetArch arch;           /* --arch classic|modern */
     int64_t epochs;            /* --epochs */
     int64_t batch;             /* --batch B: global batch, any P */
     int64_t micro_batch;       /* --micro-batch m; 0 = B/P until check_world */
@@ -48,6 +48,7 @@ typedef struct {
     int64_t limit;             /* --limit N, 0 = whole training set */
     bool eval;                 /* --eval / --no-eval */
     int64_t threads;           /* --threads; 0 = auto until check_world */
+    bool normalize;            /* --normalize: (x/255 - mean) / std */
     int64_t inject_step;       /* --inject-nonfinite STEP:RANK; 0 = off */
     int64_t inject_rank;
 } Config;
@@ -81,7 +82,6 @@ uint64_t config_hash(const Config *cfg);
 /* The canonical text behind config_hash, also printed at start-up. */
 void config_describe(const Config *cfg, char *buf, size_t cap);
 
-const char *config_arch_name(ConfigArch a);
 const char *config_reduce_name(ReduceMode r);
 const char *config_nonfinite_name(OnNonfinite o);
 

@@ -75,6 +75,24 @@ void dist_control_allreduce(Control *c)
                             MPI_COMM_WORLD));
 }
 
+void dist_sum_i64(int64_t *buf, size_t n)
+{
+    if (n > INT32_MAX)
+        die("dist_sum_i64: %zu elements are too many for one MPI call", n);
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
+}
+
+void dist_broadcast(void *buf, size_t bytes, int root)
+{
+    char *p = buf;
+    while (bytes) {
+        size_t chunk = bytes > (size_t)1 << 30 ? (size_t)1 << 30 : bytes;
+        MPI_CHECK(MPI_Bcast(p, (int)chunk, MPI_BYTE, root, MPI_COMM_WORLD));
+        p += chunk;
+        bytes -= chunk;
+    }
+}
+
 /* max over ranks of v and of ~v: min(v) = ~max(~v), so one MAX call gives
  * both ends of every value's range. */
 static int ranges_agree(const uint64_t *v, size_t n, uint64_t *lo, uint64_t *hi)

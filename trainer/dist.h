@@ -48,6 +48,11 @@ void dist_allreduce_grads(GradReducer *r, float *mean_out);
  * of CONTROL_N int64 (see control.h). */
 void dist_control_allreduce(Control *c);
 
+/* Sum n int64 over all ranks, in place (evaluation counts, confusion matrix). */
+void dist_sum_i64(int64_t *buf, size_t n);
+/* Rank root's bytes to every rank, in place. */
+void dist_broadcast(void *buf, size_t bytes, int root);
+
 /* A value every rank must agree on, with a name for the message. */
 typedef struct {
     const char *name;   /* "config hash", "dataset size", ... */

@@ -1,0 +1,365 @@
+/* train.c - the training loop; see train.h.
+ *
+ * One step, on every rank:
+ *   for each of its B/(m*P) micro-batches: forward, loss, backward, and add
+ *     the gradient to the exact fixed-point sum (gradred_add);
+ *   one control all-reduce: loss, correct counts, non-finite/overflow/stop
+ *     flags, so that every rank takes the same branch;
+ *   unless a flag is set: one gradient all-reduce (int64 sum), the mean
+ *     gradient, and the SGD update with the schedule's learning rate.
+ * Integer sums do not depend on their order, so the weights after any
+ * number of steps are the same bits for every P that divides B/m. */
+#include "train.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <oneapi/dnnl/dnnl_debug.h>
+
+#include "base.h"
+#include "dist.h"
+#include "hash.h"
+#include "loss.h"
+#include "shardnet_version.h"
+
+enum { EVAL_BATCH = 500 };
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Every rank reaches the same verdict; rank 0 prints it. */
+static int setup_fail(const Trainer *t, const char *what)
+{
+    if (t->rank == 0)
+        fprintf(stderr, "shardnet train: %s\n", what);
+    return -1;
+}
+
+/* Local failures (a file one rank cannot read) must not leave the others
+ * in a collective: all ranks vote, and all fail if any failed. */
+static int all_ok(int ok_here)
+{
+    int64_t bad = ok_here ? 0 : 1;
+    dist_sum_i64(&bad, 1);
+    return bad == 0;
+}
+
+static int open_data(Trainer *t)
+{
+    const Config *c = &t->cfg;
+    char why[1200] = "";
+    int ok = dataset_open(&t->ds, c->data) == 0;
+    if (!ok)
+        snprintf(why, sizeof why, "%s", base_error());
+    if (!all_ok(ok)) {
+        if (!ok)
+            fprintf(stderr, "[rank %d] shardnet train: %s\n", t->rank, why);
+        return setup_fail(t, "cannot open the dataset on every rank; run `shardnet prepare` "
+                             "first or give --data FILE");
+    }
+    if (config_check_data(c, (int64_t)t->ds.count[DATASET_TRAIN], &t->steps_per_epoch) < 0)
+        return setup_fail(t, base_error());
+    LoaderConfig lc = {.seed = c->seed,
+                       .batch = (size_t)c->batch,
+                       .micro = (size_t)c->micro_batch,
+                       .ranks = t->size,
+                       .rank = t->rank,
+                       .normalize = c->normalize,
+                       .limit = (size_t)c->limit};
+    if (loader_init(&t->loader, &t->ds, &lc) < 0)
+        return setup_fail(t, base_error());
+    if (c->eval && loader_eval_init(&t->evalset, &t->ds, t->size, t->rank, c->normalize) < 0)
+        return setup_fail(t, base_error());
+    return 0;
+}
+
+static int build_model(Trainer *t)
+{
+    const Config *c = &t->cfg;
+    const Dataset *ds = &t->ds;
+    if (lenet_init(&t->model, c->arch, c->micro_batch, (int64_t)ds->channels,
+                   (int64_t)ds->height, (int64_t)ds->width, ds->num_classes, LAYOUT_NHWC) < 0)
+        return setup_fail(t, base_error());
+    if (c->eval && evaluator_init(&t->evaluator, c->arch, ds, EVAL_BATCH) < 0)
+        return setup_fail(t, base_error());
+    size_t n = t->model.n_params;
+    t->params = xaligned(n * sizeof(float));
+    t->grads = xaligned(n * sizeof(float));
+    t->momentum = xaligned(n * sizeof(float));
+    t->mean_grads = xaligned(n * sizeof(float));
+    t->src = xaligned((size_t)c->micro_batch * ds->sample_size * sizeof(float));
+    t->diff = xaligned((size_t)(c->micro_batch * ds->num_classes) * sizeof(float));
+    t->labels = xcalloc((size_t)c->micro_batch, sizeof *t->labels);
+    if (gradred_init(&t->reducer, n, c->reduce, (size_t)config_terms(c)) < 0)
+        return setup_fail(t, base_error());
+    lenet_init_params(&t->model, t->params, c->seed);
+    return 0;
+}
+
+static uint64_t dataset_fingerprint(const Dataset *ds)
+{
+    uint64_t h = HASH_INIT;
+    for (int i = 0; i < ds->num_sources; i++)
+        h = hash_update(h, ds->source_sha256[i], strlen(ds->source_sha256[i]));
+    h = hash_update(h, ds->count, sizeof ds->count);
+    return h;
+}
+
+static void print_startup(const Trainer *t, const char *hosts)
+{
+    const Config *c = &t->cfg;
+    const Dataset *ds = &t->ds;
+    char text[1024];
+    config_describe(c, text, sizeof text);
+    const dnnl_version_t *v = dnnl_version();
+    printf("shardnet %s train: %s\n", SHARDNET_VERSION, hosts);
+    printf("  threads per rank %lld, oneDNN %d.%d.%d, ISA %s\n", (long long)c->threads, v->major,
+           v->minor, v->patch, dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
+    printf("  data %s: %zu train (%lld used) / %zu test, %zux%zux%zu, %d classes\n", c->data,
+           ds->count[DATASET_TRAIN], (long long)(t->steps_per_epoch * c->batch),
+           ds->count[DATASET_TEST], ds->channels, ds->height, ds->width, ds->num_classes);
+    printf("  model LeNet %s, %zu parameters, hash 0x%016llx\n", lenet_arch_name(c->arch),
+           t->model.n_params, (unsigned long long)hash_floats(t->params, t->model.n_params));
+    printf("  batch %lld = %d ranks x %lld micro-batches x %lld, reduce %s\n", (long long)c->batch,
+           t->size, (long long)(config_terms(c) / t->size), (long long)c->micro_batch,
+           config_reduce_name(c->reduce));
+    printf("  %lld epochs x %lld steps = %lld steps; lr %g (%s, warmup %lld), momentum %g, "
+           "weight decay %g, seed %llu\n",
+           (long long)c->epochs, (long long)t->steps_per_epoch, (long long)t->total_steps, c->lr,
+           schedule_name(c->schedule), (long long)c->warmup, c->momentum, c->weight_decay,
+           (unsigned long long)c->seed);
+    printf("  config %s\n", text);
+    fflush(stdout);
+}
+
+int train_setup(Trainer *t, const Config *cfg)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = *cfg;
+    t->rank = dist_rank();
+    t->size = dist_size();
+    omp_set_num_threads((int)cfg->threads);
+    if (open_data(t) < 0 || build_model(t) < 0)
+        return -1;
+    t->total_steps = t->steps_per_epoch * cfg->epochs;
+    t->schedule = config_schedule(cfg, t->total_steps);
+
+    char hosts[4096];
+    int nhosts = dist_hosts(hosts, sizeof hosts);
+    Agreement agree[] = {
+        {"config hash", config_hash(cfg)},
+        {"threads per rank", (uint64_t)cfg->threads},
+        {"oneDNN ISA (set DNNL_MAX_CPU_ISA to the same value on every host)",
+         (uint64_t)dnnl_get_effective_cpu_isa()},
+        {"dataset (sizes and source checksums)", dataset_fingerprint(&t->ds)},
+        {"parameter count", t->model.n_params},
+        {"initial parameter hash", hash_floats(t->params, t->model.n_params)},
+    };
+    if (dist_check_agreement(agree, sizeof agree / sizeof agree[0]) < 0)
+        return setup_fail(t, "the ranks disagree (see above); every rank must run the same "
+                             "shardnet with the same options, data, threads and ISA");
+    if (t->rank == 0) {
+        print_startup(t, hosts);
+        if (cfg->metrics) {
+            if (metrics_open(&t->metrics, cfg->metrics) < 0)
+                fprintf(stderr, "shardnet train: %s\n", base_error());
+        }
+    }
+    int ok = t->rank != 0 || !cfg->metrics || t->metrics.f;
+    if (!all_ok(ok))
+        return setup_fail(t, "cannot write the metrics file");
+    if (t->rank == 0 && t->metrics.f) {
+        char text[1024];
+        config_describe(cfg, text, sizeof text);
+        StartRecord r = {t->size, nhosts, cfg->threads, t->steps_per_epoch, t->total_steps,
+                         config_hash(cfg), hash_floats(t->params, t->model.n_params),
+                         (int64_t)t->model.n_params, text};
+        metrics_write_start(&t->metrics, &r);
+    }
+    return 0;
+}
+
+/* This rank's micro-batches of step b: gradients into the reducer, losses
+ * and flags into the control record. */
+static void compute_gradients(Trainer *t, Control *ctl)
+{
+    const Config *c = &t->cfg;
+    const size_t m = (size_t)c->micro_batch, k = (size_t)t->ds.num_classes;
+    gradred_reset(&t->reducer);
+    control_reset(ctl);
+    for (size_t mb = 0; mb < t->loader.shard.micro_per_rank; mb++) {
+        if (loader_get(&t->loader, (size_t)t->step_in_epoch, mb, t->src, t->labels, NULL) < 0)
+            die("%s", base_error());
+        lenet_forward(&t->model, t->params, t->src);
+        LossResult r = loss_softmax_xent(t->model.logits, t->labels, m, k, t->diff);
+        lenet_backward(&t->model, t->params, t->src, t->diff, t->grads);
+        if (c->inject_step == t->step + 1 && c->inject_rank == t->rank)
+            t->grads[0] = NAN; /* test-only: --inject-nonfinite */
+        int status = gradred_add(&t->reducer, t->grads);
+        if (status != GRADRED_OK)
+            fprintf(stderr, "[rank %d] step %lld: %s\n", t->rank, (long long)(t->step + 1),
+                    base_error());
+        control_note_grad_status(ctl, status);
+        control_add_microbatch(ctl, (float)r.loss, (int64_t)r.correct, (int64_t)m);
+    }
+}
+
+static void log_progress(Trainer *t, const Control *ctl, double lr, int force)
+{
+    const Config *c = &t->cfg;
+    if (t->rank != 0 || (!force && t->step % c->log_every != 0))
+        return;
+    double now = wall_now();
+    double rate = (double)(t->step - t->log_step) * (double)c->batch / (now - t->log_time);
+    StepRecord r = {t->epoch + 1, c->epochs, t->step, t->total_steps,
+                    control_mean_loss(ctl), control_accuracy(ctl), lr, rate,
+                    rate > 0 ? (double)(t->total_steps - t->step) * (double)c->batch / rate : -1,
+                    hash_floats(t->params, t->model.n_params)};
+    t->log_time = now;
+    t->log_step = t->step;
+    if (!c->quiet) {
+        char line[256];
+        metrics_format_progress(&r, line, sizeof line);
+        printf("%s\n", line);
+        fflush(stdout);
+    }
+    if (t->metrics.f && metrics_write_step(&t->metrics, &r) < 0)
+        fprintf(stderr, "shardnet train: %s\n", base_error());
+}
+
+/* One global step.  TRAIN_OK, or TRAIN_FAILED on every rank. */
+static int train_step(Trainer *t)
+{
+    const Config *c = &t->cfg;
+    Control ctl;
+    compute_gradients(t, &ctl);
+    dist_control_allreduce(&ctl);
+    int64_t step = t->step + 1;
+    if (ctl.nonfinite_ranks || ctl.overflow_ranks) {
+        const char *what = ctl.nonfinite_ranks ? "a non-finite loss or gradient (NaN/Inf)"
+                                               : "a gradient outside the fixed-point range";
+        int64_t ranks = ctl.nonfinite_ranks ? ctl.nonfinite_ranks : ctl.overflow_ranks;
+        if (c->on_nonfinite == NONFINITE_STOP) {
+            if (t->rank == 0)
+                fprintf(stderr,
+                        "shardnet train: step %lld (epoch %lld): %s on %lld rank(s); all ranks "
+                        "stop (--on-nonfinite skip would skip such steps)\n",
+                        (long long)step, (long long)(t->epoch + 1), what, (long long)ranks);
+            return TRAIN_FAILED;
+        }
+        if (t->rank == 0)
+            fprintf(stderr, "shardnet train: step %lld (epoch %lld): %s on %lld rank(s); "
+                            "all ranks skip this step\n",
+                    (long long)step, (long long)(t->epoch + 1), what, (long long)ranks);
+        t->skipped++;
+        t->step = step;
+        t->step_in_epoch++;
+        return TRAIN_OK;
+    }
+    dist_allreduce_grads(&t->reducer, t->mean_grads);
+    double lr = schedule_lr(&t->schedule, t->step);
+    SgdConfig sgd = {(float)lr, (float)c->momentum, (float)c->weight_decay};
+    sgd_step(&sgd, t->params, t->mean_grads, t->momentum, t->model.n_params);
+    t->step = step;
+    t->step_in_epoch++;
+    t->epoch_loss_sum += control_mean_loss(&ctl);
+    t->epoch_acc_sum += control_accuracy(&ctl);
+    t->epoch_steps++;
+    log_progress(t, &ctl, lr, 0);
+    return TRAIN_OK;
+}
+
+/* Test-set loss and accuracy over all ranks (collective). */
+static void evaluate_all(Trainer *t, double *loss, double *accuracy)
+{
+    EvalCounts counts;
+    evalcounts_init(&counts, t->ds.num_classes);
+    int ok = evaluator_run(&t->evaluator, &t->evalset, t->params, &counts) == 0;
+    if (!ok)
+        fprintf(stderr, "[rank %d] shardnet train: evaluation: %s\n", t->rank, base_error());
+    if (!all_ok(ok))
+        die("evaluation failed on some rank");
+    dist_sum_i64((int64_t *)&counts.totals, CONTROL_N);
+    *loss = control_mean_loss(&counts.totals);
+    *accuracy = control_accuracy(&counts.totals);
+    evalcounts_free(&counts);
+}
+
+static void finish_epoch(Trainer *t, double started)
+{
+    const Config *c = &t->cfg;
+    EpochRecord r = {.epoch = t->epoch + 1, .has_test = c->eval};
+    if (c->eval)
+        evaluate_all(t, &r.test_loss, &r.test_accuracy);
+    if (t->rank != 0)
+        return;
+    r.train_loss = t->epoch_steps ? t->epoch_loss_sum / (double)t->epoch_steps : 0;
+    r.train_accuracy = t->epoch_steps ? t->epoch_acc_sum / (double)t->epoch_steps : 0;
+    r.seconds = wall_now() - started;
+    r.img_per_s = (double)(t->epoch_steps * c->batch) / r.seconds;
+    r.param_hash = hash_floats(t->params, t->model.n_params);
+    char line[512];
+    metrics_format_epoch(&r, line, sizeof line);
+    if (!c->quiet || t->epoch + 1 == c->epochs) {
+        printf("epoch %lld/%lld: train loss %.4f acc %.4f", (long long)r.epoch,
+               (long long)c->epochs, r.train_loss, r.train_accuracy);
+        if (c->eval)
+            printf(", test loss %.4f acc %.4f", r.test_loss, r.test_accuracy);
+        printf(", %.1f s, %.0f img/s, params 0x%016llx\n", r.seconds, r.img_per_s,
+               (unsigned long long)r.param_hash);
+        fflush(stdout);
+    }
+    if (t->metrics.f && metrics_write_epoch(&t->metrics, &r) < 0)
+        fprintf(stderr, "shardnet train: %s\n", base_error());
+}
+
+int train_run(Trainer *t)
+{
+    const Config *c = &t->cfg;
+    t->log_time = wall_now();
+    t->log_step = t->step;
+    for (; t->epoch < c->epochs; t->epoch++, t->step_in_epoch = 0) {
+        double started = wall_now();
+        if (loader_epoch(&t->loader, (uint64_t)t->epoch) < 0)
+            die("%s", base_error());
+        t->epoch_loss_sum = t->epoch_acc_sum = 0;
+        t->epoch_steps = 0;
+        while (t->step_in_epoch < t->steps_per_epoch)
+            if (train_step(t) != TRAIN_OK)
+                return TRAIN_FAILED;
+        finish_epoch(t, started);
+    }
+    uint64_t final_hash = hash_floats(t->params, t->model.n_params);
+    Agreement agree[] = {{"final parameter hash", final_hash}};
+    if (dist_check_agreement(agree, 1) < 0)
+        return TRAIN_FAILED;
+    if (t->rank == 0) {
+        printf("done: %lld steps (%lld skipped), final parameter hash 0x%016llx\n",
+               (long long)t->step, (long long)t->skipped, (unsigned long long)final_hash);
+        fflush(stdout);
+    }
+    return TRAIN_OK;
+}
+
+void train_free(Trainer *t)
+{
+    loader_free(&t->loader);
+    loader_eval_free(&t->evalset);
+    evaluator_free(&t->evaluator);
+    lenet_free(&t->model);
+    dataset_free(&t->ds);
+    gradred_free(&t->reducer);
+    if (t->metrics.f && metrics_close(&t->metrics) < 0)
+        fprintf(stderr, "shardnet train: %s\n", base_error());
+    free(t->params), free(t->grads), free(t->momentum), free(t->mean_grads);
+    free(t->src), free(t->diff), free(t->labels);
+    memset(t, 0, sizeof *t);
+}

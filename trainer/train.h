@@ -1,0 +1,59 @@
+/* train.h - the data-parallel training loop: every rank holds a LeNet
+ * replica, computes the gradients of its micro-batches, and the ranks average
+ * them with one exact all-reduce per step (dist.h, gradred.h), then take the
+ * same SGD step.  Collective: every rank calls every function here in the
+ * same order.  Rank 0 alone prints and writes metrics. */
+#ifndef SHARDNET_TRAIN_H
+#define SHARDNET_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "control.h"
+#include "dataset.h"
+#include "evaluate.h"
+#include "gradred.h"
+#include "lenet.h"
+#include "loader.h"
+#include "metrics.h"
+#include "schedule.h"
+#include "sgd.h"
+
+typedef struct {
+    Config cfg;
+    int rank, size;
+    Dataset ds;
+    Loader loader;
+    EvalSet evalset;
+    Evaluator evaluator;
+    LeNet model;            /* batch = micro-batch m */
+    float *params, *grads, *momentum, *mean_grads; /* flat, model.n_params each */
+    GradReducer reducer;
+    Schedule schedule;
+    Metrics metrics;
+    float *src, *diff;       /* (m, C, H, W), (m, classes) */
+    int32_t *labels;         /* (m) */
+    int64_t steps_per_epoch, total_steps;
+    int64_t step;            /* updates taken so far (global step count) */
+    int64_t epoch;           /* current epoch, 0-based */
+    int64_t step_in_epoch;   /* next step of the current epoch */
+    int64_t skipped;         /* steps skipped for non-finite values */
+    double log_time;         /* wall clock of the last progress record */
+    int64_t log_step;
+    double epoch_loss_sum, epoch_acc_sum; /* per-step means summed over the epoch */
+    int64_t epoch_steps;
+} Trainer;
+
+/* Exit statuses of `shardnet train`, the same on every rank. */
+enum { TRAIN_OK = 0, TRAIN_FAILED = 1 };
+
+/* Opens the data, builds the model, initialises the parameters from the
+ * seed, checks that all ranks agree, prints the start-up block.  Returns 0 or
+ * -1 (message already printed by rank 0; every rank returns -1). */
+int train_setup(Trainer *t, const Config *cfg);
+/* Runs the remaining epochs; TRAIN_OK or TRAIN_FAILED on every rank. */
+int train_run(Trainer *t);
+void train_free(Trainer *t);
+
+#endif
