@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# train_mpi.sh - `shardnet train` for real: the real Fashion-MNIST prepared
+# into HDF5, real mpirun with 1, 2 and 4 ranks (4 oversubscribed on 2 cores).
+#   - the weight hash after 200 steps is the SAME for P = 1, 2, 4 with the
+#     same B, m and seed; the same across two runs; different with another seed;
+#   - --reduce float runs and trains;
+#   - a short real run makes the loss fall and the test accuracy rise;
+#   - a NaN injected into one rank's gradient stops every rank with the step
+#     named, or is skipped by every rank with --on-nonfinite skip;
+#   - ranks started with different options fail the start-up agreement;
+#   - a world size that cannot split the batch is a usage error on every rank.
+#   train_mpi.sh PATH/TO/shardnet
+set -uo pipefail
+bin=${1:?usage: train_mpi.sh PATH/TO/shardnet}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+unset OMP_NUM_THREADS
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+passed=0 failed=0
+pass() { passed=$((passed + 1)); echo "ok: $*"; }
+fail() { failed=$((failed + 1)); echo "FAILED: $*"; }
+show() { sed 's/^/    | /' "$dir/$1.out" "$dir/$1.err" | tail -25; }
+
+# run NAME NP ARGS... -> $dir/NAME.{out,err}, exit status in $rc
+run() {
+  local name=$1 np=$2
+  shift 2
+  timeout 300 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 \
+    "$bin" train --data "$dir/fm.h5" "$@" >"$dir/$name.out" 2>"$dir/$name.err"
+  rc=$?
+}
+final_hash() { sed -n 's/^done: .*final parameter hash \(0x[0-9a-f]*\)$/\1/p' "$dir/$1.out"; }
+
+if ! "$bin" prepare --out "$dir/fm.h5" >"$dir/prepare.out" 2>&1; then
+  cat "$dir/prepare.out"; echo "0 passed, 1 failed"; exit 1
+fi
+
+# 3200 samples, B=64: 50 steps an epoch, 4 epochs = 200 steps.
+short=(--limit 3200 --batch 64 --micro-batch 16 --epochs 4 --no-eval --quiet)
+declare -A h
+for np in 1 2 4; do
+  run "exact-$np" "$np" "${short[@]}"
+  h[$np]=$(final_hash "exact-$np")
+  if [[ $rc -eq 0 && -n ${h[$np]} ]]; then pass "P=$np trains 200 steps: ${h[$np]}"
+  else fail "P=$np run: exit $rc"; show "exact-$np"; fi
+done
+if [[ -n ${h[1]} && ${h[1]} == "${h[2]}" && ${h[1]} == "${h[4]}" ]]; then
+  pass "bit-identical weights for P = 1, 2, 4"
+else
+  fail "weights differ across P: ${h[1]} ${h[2]} ${h[4]}"
+fi
+grep -q '200 steps (0 skipped)' "$dir/exact-4.out" && pass "200 steps at P=4" \
+  || { fail "P=4 step count"; show exact-4; }
+
+run again-2 2 "${short[@]}"
+[[ $rc -eq 0 && $(final_hash again-2) == "${h[2]}" ]] && pass "a second P=2 run gives the same weights" \
+  || fail "second P=2 run: exit $rc, $(final_hash again-2) vs ${h[2]}"
+run seed-2 2 "${short[@]}" --seed 43
+[[ $rc -eq 0 && -n $(final_hash seed-2) && $(final_hash seed-2) != "${h[2]}" ]] \
+  && pass "another seed gives other weights" || fail "seed 43: exit $rc, $(final_hash seed-2)"
+run float-2 2 "${short[@]}" --reduce float
+[[ $rc -eq 0 && -n $(final_hash float-2) ]] && pass "--reduce float trains" \
+  || { fail "--reduce float: exit $rc"; show float-2; }
+
+# Learning: modern LeNet, 2 epochs of 12800 samples; per-epoch test metrics.
+run learn 2 --arch modern --lr 0.01 --momentum 0.9 --limit 12800 --batch 128 --epochs 2 \
+  --log-every 20 --metrics "$dir/learn.jsonl"
+if [[ $rc -eq 0 ]]; then
+  read -r first last acc1 acc2 < <(python3 - "$dir/learn.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+steps = [r for r in rows if r["type"] == "step"]
+epochs = [r for r in rows if r["type"] == "epoch"]
+print(steps[0]["loss"], steps[-1]["loss"], epochs[0]["test_accuracy"], epochs[-1]["test_accuracy"])
+PY
+)
+  if python3 -c "import sys; f,l,a1,a2=map(float,sys.argv[1:]); sys.exit(not (l < 0.6*f and a2 > 0.70 and a2 >= a1))" \
+       "$first" "$last" "$acc1" "$acc2"; then
+    pass "loss falls ($first -> $last), test accuracy rises ($acc1 -> $acc2)"
+  else
+    fail "no learning: loss $first -> $last, test accuracy $acc1 -> $acc2"
+  fi
+else
+  fail "learning run: exit $rc"; show learn
+fi
+
+# A NaN in rank 1's gradient at step 5: all ranks stop, or all skip it.
+run nan-stop 2 "${short[@]}" --epochs 1 --inject-nonfinite 5:1
+if [[ $rc -ne 0 ]] && grep -q 'step 5 (epoch 1): a non-finite loss or gradient (NaN/Inf) on 1 rank(s); all ranks stop' "$dir/nan-stop.err" \
+   && ! grep -q '^done:' "$dir/nan-stop.out"; then
+  pass "an injected NaN stops all ranks at step 5 (exit $rc)"
+else
+  fail "injected NaN, stop: exit $rc"; show nan-stop
+fi
+run nan-skip 2 "${short[@]}" --epochs 1 --inject-nonfinite 5:1 --on-nonfinite skip
+if [[ $rc -eq 0 ]] && grep -q 'step 5 (epoch 1).*all ranks skip this step' "$dir/nan-skip.err" \
+   && grep -q '^done: 50 steps (1 skipped)' "$dir/nan-skip.out"; then
+  pass "an injected NaN is skipped by all ranks"
+else
+  fail "injected NaN, skip: exit $rc"; show nan-skip
+fi
+
+# Ranks started with different seeds (MPMD): the start-up check refuses.
+timeout 120 mpirun --oversubscribe -np 1 "$bin" train --data "$dir/fm.h5" "${short[@]}" --seed 1 \
+  : -np 1 "$bin" train --data "$dir/fm.h5" "${short[@]}" --seed 2 >"$dir/mismatch.out" 2>"$dir/mismatch.err"
+rc=$?
+if [[ $rc -ne 0 ]] && grep -q 'config hash' "$dir/mismatch.err" && ! grep -q '^done:' "$dir/mismatch.out"; then
+  pass "ranks with different options fail the start-up agreement (exit $rc)"
+else
+  fail "mismatched ranks: exit $rc"; show mismatch
+fi
+
+run badworld 3 --batch 64 --micro-batch 16
+if [[ $rc -eq 2 ]] && grep -q 'cannot be shared by 3 ranks' "$dir/badworld.err"; then
+  pass "3 ranks for 4 micro-batches is a usage error"
+else
+  fail "P=3: exit $rc"; show badworld
+fi
+
+run nodata 2 --data "$dir/missing.h5"
+mv "$dir/nodata.out" "$dir/nodata.out" 2>/dev/null
+if [[ $rc -ne 0 ]] && grep -q 'run `shardnet prepare` first' "$dir/nodata.err"; then
+  pass "a missing dataset is a clear error on every rank"
+else
+  fail "missing data: exit $rc"; show nodata
+fi
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
