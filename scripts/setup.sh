@@ -13,7 +13,7 @@ PACKAGES=(
   build-essential meson ninja-build pkg-config cmake
   libopenmpi-dev openmpi-bin
   libdnnl-dev
-  libhdf5-dev hdf5-tools zlib1g-dev
+  libhdf5-dev hdf5-tools zlib1g-dev libssl-dev
   libcmocka-dev
   dataset-fashion-mnist
 )

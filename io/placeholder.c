@@ -1,2 +1,0 @@
-/* io/ is filled in by the data issue. */
-typedef int shardnet_io_placeholder;
