@@ -667,13 +667,13 @@ static int read_tensors(const Reader *r, const char *group, const LeNet *m, floa
         if (rc < 0)
             return rd_error(r, "dataset /%s/%s: read failed: %s", group, v->name, cause);
         if (r->report) {
-            char s[96];
+            char s[96], name[128];
             hsize_t dims[4];
             for (int d = 0; d < v->ndims; d++)
                 dims[d] = (hsize_t)v->dims[d];
             shape_str(s, sizeof s, v->ndims, dims);
-            fprintf(r->report, "  /%s/%-13s %-10s %-16s float32 fletcher32 ok\n", group, v->name,
-                    v->key, s);
+            snprintf(name, sizeof name, "/%s/%s", group, v->name);
+            fprintf(r->report, "  %-24s %-10s %-16s float32 fletcher32 ok\n", name, v->key, s);
         }
     }
     return 0;

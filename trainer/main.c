@@ -18,6 +18,7 @@ typedef struct {
 static const Command commands[] = {
     {"summary", cmd_summary, "print LeNet's layers, output shapes and parameter counts"},
     {"bench", cmd_bench, "time LeNet training steps in one process (op-level throughput)"},
+    {"verify", cmd_verify, "check checkpoints: structure, version, checksums, parameter digest"},
 };
 
 static void usage(FILE *out)
