@@ -34,6 +34,11 @@ check "summary bad input shape"   2 'four positive integers'  -- "$bin" summary 
 check "summary bad arch"          2 "unknown architecture 'lenet5'" -- "$bin" summary --arch lenet5
 check "summary too small input"   1 'too small'               -- "$bin" summary --input 1,1,8,8
 check "bench bad batch"           2 'positive integer'        -- "$bin" bench --batch 0
+check "verify --help"             0 'usage: shardnet verify'  -- "$bin" verify --help
+check "verify unknown flag"       2 "unrecognized option '--bogus'" -- "$bin" verify --bogus
+check "verify needs a file"       2 'no checkpoint given'     -- "$bin" verify
+check "verify missing file"       1 "BAD checkpoint '/nonexistent/c.h5': cannot open: No such file" -- "$bin" verify /nonexistent/c.h5
+check "verify not HDF5"           1 "checkpoint '$0': not an HDF5 file" -- "$bin" verify "$0"
 
 # The textbook's table for X of shape (256, 3, 28, 28), row by row.
 "$bin" summary --input 256,3,28,28 >"$out" 2>"$err"
