@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base.h"
@@ -47,11 +48,24 @@ int atomic_fsync_dir(const char *dir)
     return 0;
 }
 
+static size_t g_piece;       /* test pacing: bytes per write() (0: all at once) */
+static unsigned g_delay_ms;  /* ... and the pause after each */
+
+void atomic_set_write_pace(size_t piece, unsigned delay_ms)
+{
+    g_piece = piece;
+    g_delay_ms = delay_ms;
+}
+
 /* write() until done; -1 with errno set on failure. */
 static int write_all(int fd, const char *p, size_t size)
 {
     while (size > 0) {
-        ssize_t n = write(fd, p, size);
+        size_t want = g_piece && g_piece < size ? g_piece : size;
+        ssize_t n = write(fd, p, want);
+        if (g_piece && g_delay_ms && n > 0)
+            nanosleep(&(struct timespec){g_delay_ms / 1000, (long)(g_delay_ms % 1000) * 1000000L},
+                      NULL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)

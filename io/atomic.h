@@ -29,6 +29,10 @@ int atomic_fsync_dir(const char *dir);
  * -1 if it does not fit. */
 int atomic_dirname(const char *path, char *out, size_t n);
 
+/* Test only: write files in pieces of `piece` bytes with delay_ms between
+ * them, so that a test can kill the writer mid-write (0, 0: normal). */
+void atomic_set_write_pace(size_t piece, unsigned delay_ms);
+
 /* Is name one of our temporary files (".<name>.tmp.<digits>")? */
 int atomic_is_temp_name(const char *name);
 

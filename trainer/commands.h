@@ -8,6 +8,7 @@ int cmd_prepare(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 
 #endif

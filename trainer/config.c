@@ -15,7 +15,8 @@ enum {
     OPT_DATA = 256, OPT_ARCH, OPT_EPOCHS, OPT_BATCH, OPT_MICRO, OPT_LR, OPT_MOMENTUM,
     OPT_WD, OPT_SCHEDULE, OPT_STEP_SIZE, OPT_GAMMA, OPT_WARMUP, OPT_SEED, OPT_REDUCE,
     OPT_NONFINITE, OPT_LOG_EVERY, OPT_METRICS, OPT_QUIET, OPT_LIMIT, OPT_EVAL, OPT_NO_EVAL,
-    OPT_THREADS, OPT_INJECT, OPT_NORMALIZE,
+    OPT_THREADS, OPT_INJECT, OPT_NORMALIZE, OPT_CKPT_DIR, OPT_CKPT_EVERY, OPT_KEEP, OPT_RESUME,
+    OPT_ON_CKPT_ERROR, OPT_NO_CKPT, OPT_CKPT_DELAY,
 };
 
 static const struct option long_options[] = {
@@ -43,6 +44,13 @@ static const struct option long_options[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"normalize", no_argument, NULL, OPT_NORMALIZE},
     {"inject-nonfinite", required_argument, NULL, OPT_INJECT},
+    {"ckpt-dir", required_argument, NULL, OPT_CKPT_DIR},
+    {"ckpt-every", required_argument, NULL, OPT_CKPT_EVERY},
+    {"keep", required_argument, NULL, OPT_KEEP},
+    {"resume", required_argument, NULL, OPT_RESUME},
+    {"on-ckpt-error", required_argument, NULL, OPT_ON_CKPT_ERROR},
+    {"no-ckpt", no_argument, NULL, OPT_NO_CKPT},
+    {"test-ckpt-delay", required_argument, NULL, OPT_CKPT_DELAY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -80,8 +88,19 @@ void config_usage(FILE *out)
         "                         same threads per rank\n"
         "  --normalize            feed (x/255 - mean)/std with the dataset's pixel\n"
         "                         statistics instead of x/255 (off)\n"
-        "  --inject-nonfinite STEP:RANK  TEST ONLY: make RANK's gradient NaN at step\n"
-        "                         STEP (1-based)\n"
+        "\ncheckpoints (rank 0 writes them; see README):\n"
+        "  --ckpt-dir DIR         where checkpoints go (" CONFIG_DEFAULT_CKPT_DIR ")\n"
+        "  --ckpt-every N|Ne      every N steps, or every N epochs with the suffix e (1e);\n"
+        "                         a checkpoint is always written at the end\n"
+        "  --keep K               keep the K newest checkpoints, 0 = all (3)\n"
+        "  --resume auto|PATH     auto: the newest checkpoint in --ckpt-dir that verifies\n"
+        "                         (a fresh start when there is none); PATH: that file\n"
+        "  --on-ckpt-error stop|warn  a failed checkpoint write stops training, or is\n"
+        "                         reported and training goes on (stop)\n"
+        "  --no-ckpt              write no checkpoints\n"
+        "\ntest-only switches:\n"
+        "  --inject-nonfinite STEP:RANK  make RANK's gradient NaN at step STEP (1-based)\n"
+        "  --test-ckpt-delay MS   write checkpoints in 4 KiB pieces, MS ms apart\n"
         "  --help                 this text\n",
         CONFIG_MAX_BATCH);
 }
@@ -112,6 +131,14 @@ static void config_defaults(Config *cfg)
     cfg->threads = 0;
     cfg->inject_step = 0;
     cfg->inject_rank = 0;
+    cfg->ckpt_dir = CONFIG_DEFAULT_CKPT_DIR;
+    cfg->ckpt_every = 1;
+    cfg->ckpt_every_epochs = true;
+    cfg->keep = 3;
+    cfg->resume = NULL;
+    cfg->on_ckpt_error = CKPT_ERROR_STOP;
+    cfg->no_ckpt = false;
+    cfg->test_ckpt_delay_ms = 0;
 }
 
 /* Whole-string integer in [lo, hi]. */
@@ -166,6 +193,22 @@ static const char *const arch_names[] = {"classic", "modern"};
 static const char *const reduce_names[] = {"exact", "float"};
 static const char *const nonfinite_names[] = {"stop", "skip"};
 static const char *const schedule_names[] = {"constant", "step", "cosine"};
+static const char *const ckpt_error_names[] = {"stop", "warn"};
+
+/* "N" steps or "Ne" epochs, N >= 1. */
+static int parse_every(const char *s, Config *cfg)
+{
+    char num[32];
+    size_t len = strlen(s);
+    cfg->ckpt_every_epochs = len > 0 && s[len - 1] == 'e';
+    if (cfg->ckpt_every_epochs)
+        len--;
+    if (len == 0 || len >= sizeof num)
+        return base_error_set("--ckpt-every: '%s' is not N (steps) or Ne (epochs)", s);
+    memcpy(num, s, len);
+    num[len] = '\0';
+    return parse_int("--ckpt-every", num, 1, INT64_MAX, &cfg->ckpt_every);
+}
 
 const char *config_reduce_name(ReduceMode r) { return reduce_names[r]; }
 const char *config_nonfinite_name(OnNonfinite o) { return nonfinite_names[o]; }
@@ -272,6 +315,26 @@ int config_parse(Config *cfg, int argc, char **argv)
         case OPT_NO_EVAL: cfg->eval = false; break;
         case OPT_THREADS: rc = parse_int("--threads", arg, 1, 1024, &cfg->threads); break;
         case OPT_NORMALIZE: cfg->normalize = true; break;
+        case OPT_CKPT_DIR:
+            if (!*arg)
+                return base_error_set("--ckpt-dir: empty directory name");
+            cfg->ckpt_dir = arg;
+            break;
+        case OPT_CKPT_EVERY: rc = parse_every(arg, cfg); break;
+        case OPT_KEEP: rc = parse_int("--keep", arg, 0, 1000000, &cfg->keep); break;
+        case OPT_RESUME:
+            if (!*arg)
+                return base_error_set("--resume: give auto or a checkpoint file");
+            cfg->resume = arg;
+            break;
+        case OPT_ON_CKPT_ERROR:
+            rc = parse_choice("--on-ckpt-error", arg, ckpt_error_names, 2, &choice);
+            cfg->on_ckpt_error = (OnCkptError)choice;
+            break;
+        case OPT_NO_CKPT: cfg->no_ckpt = true; break;
+        case OPT_CKPT_DELAY:
+            rc = parse_int("--test-ckpt-delay", arg, 0, 10000, &cfg->test_ckpt_delay_ms);
+            break;
         case OPT_INJECT: rc = parse_inject(arg, cfg); break;
         case 'h': return 1;
         case ':':

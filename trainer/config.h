@@ -25,6 +25,7 @@
 #include "schedule.h"
 
 typedef enum { NONFINITE_STOP, NONFINITE_SKIP } OnNonfinite;
+typedef enum { CKPT_ERROR_STOP, CKPT_ERROR_WARN } OnCkptError;
 
 typedef struct {
     const char *data;          /* --data FILE */
@@ -49,11 +50,20 @@ typedef struct {
     bool eval;                 /* --eval / --no-eval */
     int64_t threads;           /* --threads; 0 = auto until check_world */
     bool normalize;            /* --normalize: (x/255 - mean) / std */
+    const char *ckpt_dir;      /* --ckpt-dir DIR */
+    int64_t ckpt_every;        /* --ckpt-every N[e] */
+    bool ckpt_every_epochs;    /*   ... counted in epochs (suffix e) */
+    int64_t keep;              /* --keep K, 0 = all */
+    const char *resume;        /* --resume auto|PATH, NULL = fresh start */
+    OnCkptError on_ckpt_error; /* --on-ckpt-error stop|warn */
+    bool no_ckpt;              /* --no-ckpt */
+    int64_t test_ckpt_delay_ms; /* --test-ckpt-delay MS (test only) */
     int64_t inject_step;       /* --inject-nonfinite STEP:RANK; 0 = off */
     int64_t inject_rank;
 } Config;
 
 #define CONFIG_DEFAULT_DATA "data/fashion-mnist.h5"
+#define CONFIG_DEFAULT_CKPT_DIR "checkpoints"
 #define CONFIG_MAX_BATCH GRADRED_MAX_TERMS
 
 /* Defaults, then argv (argv[0] is the command name).  Returns 0, 1 when

@@ -20,6 +20,7 @@ static const Command commands[] = {
     {"summary", cmd_summary, "print LeNet's layers, output shapes and parameter counts"},
     {"bench", cmd_bench, "time LeNet training steps in one process (op-level throughput)"},
     {"train", cmd_train, "train LeNet data-parallel (run under mpirun -np P)"},
+    {"eval", cmd_eval, "test-set accuracy, per-class accuracy and confusion matrix of a checkpoint"},
     {"verify", cmd_verify, "check checkpoints: structure, version, checksums, parameter digest"},
 };
 

@@ -21,6 +21,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "base.h"
+#include "checkpoint.h"
 #include "dist.h"
 #include "hash.h"
 #include "loss.h"
@@ -151,6 +152,8 @@ int train_setup(Trainer *t, const Config *cfg)
         return -1;
     t->total_steps = t->steps_per_epoch * cfg->epochs;
     t->schedule = config_schedule(cfg, t->total_steps);
+    if (checkpoint_resume(t) < 0 || checkpoint_prepare(t) < 0)
+        return -1;
 
     char hosts[4096];
     int nhosts = dist_hosts(hosts, sizeof hosts);
@@ -162,6 +165,8 @@ int train_setup(Trainer *t, const Config *cfg)
         {"dataset (sizes and source checksums)", dataset_fingerprint(&t->ds)},
         {"parameter count", t->model.n_params},
         {"initial parameter hash", hash_floats(t->params, t->model.n_params)},
+        {"momentum hash", hash_floats(t->momentum, t->model.n_params)},
+        {"start step", (uint64_t)t->step},
     };
     if (dist_check_agreement(agree, sizeof agree / sizeof agree[0]) < 0)
         return setup_fail(t, "the ranks disagree (see above); every rank must run the same "
@@ -332,10 +337,20 @@ int train_run(Trainer *t)
             die("%s", base_error());
         t->epoch_loss_sum = t->epoch_acc_sum = 0;
         t->epoch_steps = 0;
-        while (t->step_in_epoch < t->steps_per_epoch)
+        while (t->step_in_epoch < t->steps_per_epoch) {
             if (train_step(t) != TRAIN_OK)
                 return TRAIN_FAILED;
+            if (!c->ckpt_every_epochs && t->step % c->ckpt_every == 0 &&
+                checkpoint_save(t) != TRAIN_OK)
+                return TRAIN_FAILED;
+        }
         finish_epoch(t, started);
+        int last = t->epoch + 1 == c->epochs;
+        int due = c->ckpt_every_epochs ? (t->epoch + 1) % c->ckpt_every == 0
+                                       : t->step % c->ckpt_every == 0;
+        if ((last && !due) || (c->ckpt_every_epochs && due))
+            if (checkpoint_save(t) != TRAIN_OK)
+                return TRAIN_FAILED;
     }
     uint64_t final_hash = hash_floats(t->params, t->model.n_params);
     Agreement agree[] = {{"final parameter hash", final_hash}};

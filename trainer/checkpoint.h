@@ -1,0 +1,23 @@
+/* checkpoint.h - who writes and who reads checkpoints during training.
+ *
+ * Rank 0 alone writes (io/ckptdir.h: atomic, verified, pruned); every rank
+ * learns the outcome through one broadcast, so that with --on-ckpt-error
+ * stop all ranks stop together.  On resume rank 0 reads and verifies the
+ * checkpoint and broadcasts the state, parameters and momentum; all ranks
+ * then hold the same bits.  Every function here is COLLECTIVE. */
+#ifndef SHARDNET_CHECKPOINT_H
+#define SHARDNET_CHECKPOINT_H
+
+#include "train.h"
+
+/* Before training: check that the checkpoint directory is writable and has
+ * room (rank 0).  0, or -1 when training must not start (message printed). */
+int checkpoint_prepare(Trainer *t);
+/* --resume: restore parameters, momentum and position.  0 (also when auto
+ * finds nothing: a fresh start), or -1 (message printed by rank 0). */
+int checkpoint_resume(Trainer *t);
+/* Write a checkpoint of the current state.  TRAIN_OK, or TRAIN_FAILED when
+ * the write failed and --on-ckpt-error is stop. */
+int checkpoint_save(Trainer *t);
+
+#endif

@@ -1,0 +1,205 @@
+/* cmd_eval.c - `shardnet eval CHECKPOINT`: test-set loss, accuracy, per-class
+ * accuracy and the confusion matrix of a checkpoint.  Runs on one process
+ * or under mpirun (each rank evaluates its share of the test set; integer
+ * counts are summed, so the figures are the same for any P).  Rank 0 reads
+ * the checkpoint and broadcasts it; rank 0 prints. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base.h"
+#include "ckpt.h"
+#include "commands.h"
+#include "dist.h"
+#include "evaluate.h"
+
+static void eval_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: shardnet eval [options] CHECKPOINT      (optionally under mpirun -np P)\n\n"
+            "Evaluates a checkpoint on the test split: loss, accuracy, per-class accuracy\n"
+            "(class names from the dataset) and the confusion matrix.\n\n"
+            "  --data FILE   HDF5 dataset (default data/fashion-mnist.h5)\n"
+            "  --batch N     images per forward pass (default 500)\n"
+            "  --threads N   OpenMP threads per rank (default 1)\n"
+            "  --help        this text\n");
+}
+
+typedef struct {
+    const char *data, *checkpoint;
+    long batch, threads;
+} EvalOptions;
+
+/* 0 ok, 1 --help, 2 usage error (message printed by rank 0). */
+static int parse(int argc, char **argv, EvalOptions *o)
+{
+    static const struct option opts[] = {{"data", required_argument, 0, 'd'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    *o = (EvalOptions){"data/fashion-mnist.h5", NULL, 500, 1};
+    int c, quiet = dist_rank() != 0;
+    opterr = !quiet;
+    char *end;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o->data = optarg; break;
+        case 'b':
+        case 't': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 100000) {
+                if (!quiet)
+                    fprintf(stderr, "shardnet eval: --%s needs an integer 1..100000, got '%s'\n",
+                            c == 'b' ? "batch" : "threads", optarg);
+                return 2;
+            }
+            *(c == 'b' ? &o->batch : &o->threads) = v;
+            break;
+        }
+        case 'h': return 1;
+        default:
+            if (!quiet)
+                eval_usage(stderr);
+            return 2;
+        }
+    }
+    if (argc - optind != 1) {
+        if (!quiet) {
+            fprintf(stderr, "shardnet eval: give exactly one checkpoint\n\n");
+            eval_usage(stderr);
+        }
+        return 2;
+    }
+    o->checkpoint = argv[optind];
+    return 0;
+}
+
+/* Rank 0 reads and verifies; every rank gets state and parameters.
+ * Returns the parameter buffer, or NULL on every rank (message printed). */
+static float *load_checkpoint(const char *path, TrainState *st, size_t *n)
+{
+    struct {
+        int32_t ok;
+        uint64_t n;
+        char message[2048];
+    } o = {1, 0, ""};
+    float *params = NULL, *momentum = NULL;
+    size_t count = 0;
+    if (dist_rank() == 0) {
+        if (ckpt_read(path, st, &params, &momentum, &count) < 0) {
+            o.ok = 0;
+            snprintf(o.message, sizeof o.message, "%s", base_error());
+        }
+        o.n = count;
+        free(momentum);
+    }
+    dist_broadcast(&o, sizeof o, 0);
+    if (!o.ok) {
+        if (dist_rank() == 0)
+            fprintf(stderr, "shardnet eval: %s\n", o.message);
+        return NULL;
+    }
+    dist_broadcast(st, sizeof *st, 0);
+    *n = (size_t)o.n;
+    if (dist_rank() != 0)
+        params = xmalloc(*n * sizeof(float));
+    dist_broadcast(params, *n * sizeof(float), 0);
+    return params;
+}
+
+static void print_report(const TrainState *st, const Dataset *ds, const EvalCounts *c,
+                         const EvalOptions *o)
+{
+    const int64_t k = c->classes;
+    printf("eval: %s (LeNet %s, step %" PRIu64 ") on %s: %lld test samples, %d rank(s)\n",
+           o->checkpoint, lenet_arch_name(st->arch), st->step, o->data,
+           (long long)c->totals.samples, dist_size());
+    printf("test loss %.6f  accuracy %.4f (%lld/%lld)\n\nper-class accuracy:\n",
+           control_mean_loss(&c->totals), control_accuracy(&c->totals),
+           (long long)c->totals.correct, (long long)c->totals.samples);
+    for (int64_t i = 0; i < k; i++) {
+        int64_t total = 0;
+        for (int64_t j = 0; j < k; j++)
+            total += c->confusion[i * k + j];
+        int64_t hit = c->confusion[i * k + i];
+        printf("  %2lld %-16s %.4f (%lld/%lld)\n", (long long)i, ds->class_names[i],
+               total ? (double)hit / (double)total : 0.0, (long long)hit, (long long)total);
+    }
+    printf("\nconfusion matrix (rows: true class, columns: predicted class):\n      ");
+    for (int64_t j = 0; j < k; j++)
+        printf(" %5lld", (long long)j);
+    printf("\n");
+    for (int64_t i = 0; i < k; i++) {
+        printf("  %2lld  ", (long long)i);
+        for (int64_t j = 0; j < k; j++)
+            printf(" %5lld", (long long)c->confusion[i * k + j]);
+        printf("\n");
+    }
+}
+
+static int run_eval(const EvalOptions *o)
+{
+    TrainState st;
+    size_t n = 0;
+    float *params = load_checkpoint(o->checkpoint, &st, &n);
+    if (!params)
+        return 1;
+    Dataset ds;
+    int ok = dataset_open(&ds, o->data) == 0;
+    if (ok && (st.input_c != (int64_t)ds.channels || st.input_h != (int64_t)ds.height ||
+               st.input_w != (int64_t)ds.width || st.num_classes != ds.num_classes)) {
+        base_error_set("%s: images %zux%zux%zu with %d classes, the checkpoint expects "
+                       "%lldx%lldx%lld with %lld classes", o->data, ds.channels, ds.height,
+                       ds.width, ds.num_classes, (long long)st.input_c, (long long)st.input_h,
+                       (long long)st.input_w, (long long)st.num_classes);
+        ok = 0;
+    }
+    Evaluator e = {0};
+    EvalSet ev = {0};
+    int normalize = st.std[0] != 1.0 || st.mean[0] != 0.0;
+    ok = ok && loader_eval_init(&ev, &ds, dist_size(), dist_rank(), normalize) == 0;
+    ok = ok && evaluator_init(&e, st.arch, &ds, (size_t)o->batch) == 0;
+    EvalCounts counts;
+    evalcounts_init(&counts, st.num_classes);
+    ok = ok && evaluator_run(&e, &ev, params, &counts) == 0;
+    if (!ok)
+        fprintf(stderr, "[rank %d] shardnet eval: %s\n", dist_rank(), base_error());
+    int64_t bad = !ok;
+    dist_sum_i64(&bad, 1);
+    int status = 1;
+    if (!bad) {
+        dist_sum_i64((int64_t *)&counts.totals, CONTROL_N);
+        dist_sum_i64(counts.confusion, (size_t)(st.num_classes * st.num_classes));
+        if (dist_rank() == 0)
+            print_report(&st, &ds, &counts, o);
+        status = 0;
+    }
+    evalcounts_free(&counts);
+    evaluator_free(&e);
+    loader_eval_free(&ev);
+    dataset_free(&ds);
+    free(params);
+    return status;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    dist_init(&argc, &argv);
+    EvalOptions o;
+    int rc = parse(argc, argv, &o);
+    if (rc == 1 && dist_rank() == 0)
+        eval_usage(stdout);
+    if (rc == 0) {
+        base_flush_denormals();
+        omp_set_num_threads((int)o.threads);
+        rc = run_eval(&o);
+    } else if (rc == 1) {
+        rc = 0;
+    }
+    dist_finalize();
+    return rc;
+}
