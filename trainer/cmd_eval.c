@@ -165,7 +165,10 @@ static int run_eval(const EvalOptions *o)
     ok = ok && evaluator_init(&e, st.arch, &ds, (size_t)o->batch) == 0;
     EvalCounts counts;
     evalcounts_init(&counts, st.num_classes);
+    double t0 = MPI_Wtime();
     ok = ok && evaluator_run(&e, &ev, params, &counts) == 0;
+    double seconds = MPI_Wtime() - t0;
+    dist_max_f64(&seconds);
     if (!ok)
         fprintf(stderr, "[rank %d] shardnet eval: %s\n", dist_rank(), base_error());
     int64_t bad = !ok;
@@ -174,8 +177,12 @@ static int run_eval(const EvalOptions *o)
     if (!bad) {
         dist_sum_i64((int64_t *)&counts.totals, CONTROL_N);
         dist_sum_i64(counts.confusion, (size_t)(st.num_classes * st.num_classes));
-        if (dist_rank() == 0)
+        if (dist_rank() == 0) {
             print_report(&st, &ds, &counts, o);
+            printf("\ninference: %lld images in %.3f s, %.0f img/s (%d rank(s), batch %ld)\n",
+                   (long long)counts.totals.samples, seconds,
+                   (double)counts.totals.samples / seconds, dist_size(), o->batch);
+        }
         status = 0;
     }
     evalcounts_free(&counts);

@@ -79,7 +79,7 @@ void config_usage(FILE *out)
         "  --on-nonfinite stop|skip  on NaN/Inf: all ranks stop with an error, or all\n"
         "                         skip the step (stop)\n"
         "  --log-every N          progress line and metrics every N steps (50)\n"
-        "  --metrics FILE         write JSON lines (see docs-train.md)\n"
+        "  --metrics FILE         write JSON lines (schema in README.md)\n"
         "  --quiet                no progress lines\n"
         "  --limit N              train on the first N training samples only (all)\n"
         "  --eval, --no-eval      test-set evaluation after each epoch (on)\n"

@@ -82,6 +82,18 @@ void dist_sum_i64(int64_t *buf, size_t n)
     MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
 }
 
+void dist_max_f64(double *value)
+{
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, value, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+}
+
+void dist_max_i64(int64_t *buf, size_t n)
+{
+    if (n > INT32_MAX)
+        die("dist_max_i64: %zu elements are too many for one MPI call", n);
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD));
+}
+
 void dist_broadcast(void *buf, size_t bytes, int root)
 {
     char *p = buf;

@@ -50,6 +50,10 @@ void dist_control_allreduce(Control *c);
 
 /* Sum n int64 over all ranks, in place (evaluation counts, confusion matrix). */
 void dist_sum_i64(int64_t *buf, size_t n);
+/* Maximum of one double over all ranks, in place (timings). */
+void dist_max_f64(double *value);
+/* Maximum of n int64 over all ranks, in place. */
+void dist_max_i64(int64_t *buf, size_t n);
 /* Rank root's bytes to every rank, in place. */
 void dist_broadcast(void *buf, size_t bytes, int root);
 

@@ -326,6 +326,20 @@ static void finish_epoch(Trainer *t, double started)
         fprintf(stderr, "shardnet train: %s\n", base_error());
 }
 
+/* Peak resident memory of this process (VmHWM), in bytes; -1 if unknown. */
+static int64_t peak_memory(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb < 0 ? -1 : (int64_t)kb * 1024;
+}
+
 int train_run(Trainer *t)
 {
     const Config *c = &t->cfg;
@@ -356,7 +370,11 @@ int train_run(Trainer *t)
     Agreement agree[] = {{"final parameter hash", final_hash}};
     if (dist_check_agreement(agree, 1) < 0)
         return TRAIN_FAILED;
+    int64_t peak = peak_memory();
+    dist_max_i64(&peak, 1);
     if (t->rank == 0) {
+        printf("peak memory per rank: %.1f MB (largest VmHWM over %d rank(s))\n",
+               (double)peak / 1e6, t->size);
         printf("done: %lld steps (%lld skipped), final parameter hash 0x%016llx\n",
                (long long)t->step, (long long)t->skipped, (unsigned long long)final_hash);
         fflush(stdout);

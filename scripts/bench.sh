@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# bench.sh - the figures shardnet is held to, measured on this machine and
+# printed as one table (benchmarks are not tests: nothing here fails on a
+# slow machine).
+#   op level     `shardnet bench`: one process, one thread, batch 128
+#   training     P=1 and P=2 (exact), P=2 --reduce float: img/s, s/epoch,
+#                scaling, exact vs float, peak memory per rank
+#   accuracy     10 epochs at P=2: classic with the textbook's defaults, and
+#                modern with a tuned learning rate (skipped with --quick)
+#   inference    `shardnet eval` of the test set at P=2
+#
+#   scripts/bench.sh [--quick]
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+quick=0
+[ "${1:-}" = --quick ] && quick=1
+"$here/scripts/setup.sh" build >/dev/null
+bin=$here/build/trainer/shardnet
+[ -f data/fashion-mnist.h5 ] || "$bin" prepare >/dev/null
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+unset OMP_NUM_THREADS
+mpi=(mpirun --mca mpi_yield_when_idle 1 --bind-to core)
+[ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
+
+rows=()
+row() { rows+=("$(printf '| %-44s | %-22s | %s |' "$1" "$2" "$3")"); }
+
+# Mean of the "N img/s" of epoch lines 2.. (the first epoch warms up).
+epoch_rate() { awk '/^epoch [0-9]+\/[0-9]+:/ { n++; if (n > 1) { for (i = 1; i <= NF; i++) if ($(i+1) == "img/s,") { s += $i; k++ } } } END { printf "%.0f", k ? s / k : 0 }' "$1"; }
+epoch_secs() { awk '/^epoch [0-9]+\/[0-9]+:/ { n++; if (n > 1) { for (i = 1; i <= NF; i++) if ($(i+1) == "s,") { s += $i; k++ } } } END { printf "%.2f", k ? s / k : 0 }' "$1"; }
+peak_mb() { sed -n 's/^peak memory per rank: \([0-9.]*\) MB.*/\1/p' "$1"; }
+test_acc() { awk '/^epoch [0-9]+\/[0-9]+:/ { for (i = 1; i <= NF; i++) if ($i == "test") a = $(i+4) } END { print a }' "$1" | tr -d ','; }
+
+echo "bench: op level (shardnet bench, 1 thread, batch 128)" >&2
+for arch in classic modern; do
+  OMP_NUM_THREADS=1 "$bin" bench --arch $arch --batch 128 --steps 300 >"$out/op-$arch"
+  rate=$(sed -n 's/.*: \([0-9]*\) img\/s.*/\1/p' "$out/op-$arch")
+  row "LeNet $arch step, 1 core, batch 128" "$rate img/s" "OMP_NUM_THREADS=1 shardnet bench --arch $arch --batch 128 --steps 300"
+done
+
+train=(train --epochs 4 --no-eval --no-ckpt --quiet)
+echo "bench: training throughput" >&2
+"${mpi[@]}" -np 1 "$bin" "${train[@]}" >"$out/p1"
+"${mpi[@]}" -np 2 "$bin" "${train[@]}" >"$out/p2"
+"${mpi[@]}" -np 2 "$bin" "${train[@]}" --reduce float >"$out/p2f"
+r1=$(epoch_rate "$out/p1") r2=$(epoch_rate "$out/p2") r2f=$(epoch_rate "$out/p2f")
+row "train P=1, B=256, exact" "$r1 img/s, $(epoch_secs "$out/p1") s/epoch" "mpirun -np 1 shardnet ${train[*]}"
+row "train P=2, B=256, exact" "$r2 img/s, $(epoch_secs "$out/p2") s/epoch" "mpirun -np 2 shardnet ${train[*]}"
+row "train P=2, B=256, --reduce float" "$r2f img/s, $(epoch_secs "$out/p2f") s/epoch" "mpirun -np 2 shardnet ${train[*]} --reduce float"
+row "scaling P=2 / P=1 (exact)" "$(awk -v a="$r2" -v b="$r1" 'BEGIN { printf "%.2fx", a / b }')" "from the two rows above"
+row "exact / float at P=2" "$(awk -v a="$r2" -v b="$r2f" 'BEGIN { printf "%.3f", a / b }')" "from the two rows above"
+row "peak memory per rank, P=2" "$(peak_mb "$out/p2") MB" "VmHWM, printed by shardnet train"
+
+if [ $quick -eq 0 ]; then
+  echo "bench: accuracy, 10 epochs at P=2 (about a minute each)" >&2
+  "${mpi[@]}" -np 2 "$bin" train --quiet --ckpt-dir "$out/classic" >"$out/classic"
+  row "classic, textbook defaults, 10 epochs, P=2" "test acc $(test_acc "$out/classic")" "mpirun -np 2 shardnet train (lr 0.9, batch 256)"
+  modern=(--arch modern --lr 0.1 --momentum 0.9 --schedule cosine)
+  "${mpi[@]}" -np 2 "$bin" train --quiet "${modern[@]}" --no-ckpt >"$out/modern"
+  row "modern, tuned, 10 epochs, P=2" "test acc $(test_acc "$out/modern")" "mpirun -np 2 shardnet train ${modern[*]}"
+  echo "bench: inference" >&2
+  ckpt=$out/classic/$(cat "$out/classic/latest")
+  "${mpi[@]}" -np 2 "$bin" eval "$ckpt" >"$out/eval"
+  rate=$(sed -n 's/^inference: .* s, \([0-9]*\) img\/s.*/\1/p' "$out/eval")
+  row "inference, test set, P=2" "$rate img/s" "mpirun -np 2 shardnet eval CHECKPOINT"
+fi
+
+echo
+echo "shardnet bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+printf '| %-44s | %-22s | %s |\n' "what" "figure" "command"
+printf '|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "$(printf -- '-%.0s' {1..24})" "---"
+printf '%s\n' "${rows[@]}"
