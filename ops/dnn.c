@@ -69,6 +69,51 @@ dnnl_primitive_desc_t dnn_pd(const void *op_desc, const_dnnl_primitive_attr_t at
     return pd;
 }
 
+static int name_in(const char *name, const char *const *list)
+{
+    for (; list && *list; list++)
+        if (!strcmp(name, *list))
+            return 1;
+    return 0;
+}
+
+static int is_reference(const char *name)
+{
+    return !strncmp(name, "ref", 3) || !strncmp(name, "simple", 6);
+}
+
+dnnl_primitive_desc_t dnn_pd_avoiding(const void *op_desc, const_dnnl_primitive_attr_t attr,
+                                      const_dnnl_primitive_desc_t hint,
+                                      const char *const *avoid)
+{
+    dnnl_primitive_desc_iterator_t it;
+    DNNL_CHECK(dnnl_primitive_desc_iterator_create(&it, op_desc, attr, base_engine(), hint));
+    dnnl_primitive_desc_t first = NULL, pick = NULL;
+    char name[64];
+    do {
+        dnnl_primitive_desc_t pd = dnnl_primitive_desc_iterator_fetch(it);
+        if (!pd)
+            die("dnnl_primitive_desc_iterator_fetch returned no primitive descriptor");
+        dnn_impl(pd, name, sizeof name);
+        if (!first) {
+            first = pd; /* oneDNN's own choice */
+            if (!name_in(name, avoid)) {
+                pick = pd;
+                break;
+            }
+        } else if (!name_in(name, avoid) && !is_reference(name)) {
+            pick = pd;
+            break;
+        } else {
+            dnnl_primitive_desc_destroy(pd);
+        }
+    } while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
+    dnnl_primitive_desc_iterator_destroy(it);
+    if (pick && pick != first)
+        dnnl_primitive_desc_destroy(first);
+    return pick ? pick : first;
+}
+
 dnnl_primitive_t dnn_prim(const_dnnl_primitive_desc_t pd)
 {
     dnnl_primitive_t prim;

@@ -35,6 +35,14 @@ void dnn_mem_free(dnnl_memory_t *mem);
 dnnl_primitive_desc_t dnn_pd(const void *op_desc, const_dnnl_primitive_attr_t attr,
                              const_dnnl_primitive_desc_t hint);
 dnnl_primitive_t dnn_prim(const_dnnl_primitive_desc_t pd);
+/* Like dnn_pd, but passes over implementations named in `avoid` (NULL-
+ * terminated list of exact names, e.g. "jit:avx512_core") when oneDNN offers
+ * another that is not a reference one.  The choice depends only on the
+ * descriptor and the CPU, so every rank on the same ISA picks the same
+ * implementation (which exactness needs). */
+dnnl_primitive_desc_t dnn_pd_avoiding(const void *op_desc, const_dnnl_primitive_attr_t attr,
+                                      const_dnnl_primitive_desc_t hint,
+                                      const char *const *avoid);
 void dnn_exec(dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args);
 /* Name of the implementation oneDNN chose for pd, copied into out. */
 void dnn_impl(const_dnnl_primitive_desc_t pd, char *out, size_t size);

@@ -57,7 +57,7 @@ if [ $quick -eq 0 ]; then
   echo "bench: accuracy, 10 epochs at P=2 (about a minute each)" >&2
   "${mpi[@]}" -np 2 "$bin" train --quiet --ckpt-dir "$out/classic" >"$out/classic"
   row "classic, textbook defaults, 10 epochs, P=2" "test acc $(test_acc "$out/classic")" "mpirun -np 2 shardnet train (lr 0.9, batch 256)"
-  modern=(--arch modern --lr 0.1 --momentum 0.9 --schedule cosine)
+  modern=(--arch modern --lr 0.2 --momentum 0.9 --schedule cosine --warmup 200 --normalize)
   "${mpi[@]}" -np 2 "$bin" train --quiet "${modern[@]}" --no-ckpt >"$out/modern"
   row "modern, tuned, 10 epochs, P=2" "test acc $(test_acc "$out/modern")" "mpirun -np 2 shardnet train ${modern[*]}"
   echo "bench: inference" >&2
