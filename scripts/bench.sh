@@ -67,6 +67,24 @@ if [ $quick -eq 0 ]; then
   row "inference, test set, P=2" "$rate img/s" "mpirun -np 2 shardnet eval CHECKPOINT"
 fi
 
+# PyTorch on the same cores and data, when Debian's python3-torch is there.
+# OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE are unset for it alone: this machine
+# sets them for old OpenBLAS builds, and they slow a current one.
+if /usr/bin/python3 -c 'import torch, h5py' 2>/dev/null; then
+  echo "bench: PyTorch" >&2
+  best=0 best_line=""
+  for threads in $(nproc) 1; do
+    line=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 scripts/torch_lenet.py \
+           data/fashion-mnist.h5 --threads "$threads" --steps 100)
+    rate=$(sed -n 's/^torch: \([0-9]*\) img\/s.*/\1/p' <<<"$line")
+    if [ "${rate:-0}" -gt "$best" ]; then best=$rate best_line=$line; fi
+  done
+  row "PyTorch LeNet classic, B=256, best of $(nproc) and 1 threads" "$best img/s" "scripts/torch_lenet.py data/fashion-mnist.h5 (${best_line#torch: $best img/s })"
+  row "shardnet P=2 / PyTorch" "$(awk -v a="$r2" -v b="$best" 'BEGIN { printf "%.2fx", a / b }')" "from the rows above"
+else
+  row "PyTorch comparison" "skipped" "apt-get install python3-torch python3-h5py, then run again"
+fi
+
 echo
 echo "shardnet bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 printf '| %-44s | %-22s | %s |\n' "what" "figure" "command"
