@@ -1,0 +1,62 @@
+/* test_scaling.c - the scaling report: the figures it derives (throughput,
+ * speedup, efficiency, bandwidth), both files, and reading a baseline back. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base.h"
+#include "scaling.h"
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *buf = xcalloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void test_report(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/shardnet-scaling-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char prefix[256], md[300], js[300];
+    snprintf(prefix, sizeof prefix, "%s/report", dir);
+    snprintf(md, sizeof md, "%s.md", prefix);
+    snprintf(js, sizeof js, "%s.json", prefix);
+    RankTiming t[2] = {{1.5, 0.25, 0.125, 0.0625, 100, 8000000},
+                       {1.25, 0.5, 0.125, 0.0625, 100, 8000000}};
+    const char *hosts[2] = {"a", "b"};
+    ScalingReport r = {2, t, hosts, 2.0, 51200, 256, 128, "exact", 16000.0};
+    assert_int_equal(scaling_write(prefix, &r), 0);
+    char *m = slurp(md), *j = slurp(js);
+    /* 51200 images in 2 s = 25600 img/s = 1.60x of 16000, 80% of 2 x 16000. */
+    assert_non_null(strstr(m, "**25600 img/s**, 1.60x the P=1 baseline (16000 img/s), efficiency 80.0%"));
+    assert_non_null(strstr(m, "| 1 | b | 1.250 | 0.500 | 0.125 | 0.062 | 100 | 8.0 | 64 | 20480 |"));
+    assert_non_null(strstr(j, "\"speedup\": 1.6000, \"efficiency\": 0.8000"));
+    assert_non_null(strstr(j, "\"allreduce_bytes_per_s\": 64000000.0"));
+    double base = 0;
+    assert_int_equal(scaling_read_baseline(js, &base), 0);
+    assert_true(base == 25600.0);
+    assert_int_equal(scaling_read_baseline(md, &base), -1);
+    assert_non_null(strstr(base_error(), "no positive \"img_per_s\""));
+    assert_int_equal(scaling_read_baseline("/nonexistent/x.json", &base), -1);
+    unlink(md), unlink(js), rmdir(dir);
+    free(m), free(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_report)};
+    return cmocka_run_group_tests_name("scaling", tests, NULL, NULL);
+}

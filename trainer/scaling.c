@@ -1,0 +1,127 @@
+/* scaling.c - see scaling.h. */
+#include "scaling.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "base.h"
+
+/* A growing text buffer. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} Text;
+
+__attribute__((format(printf, 2, 3))) static void put(Text *t, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->cap = t->cap * 2 + (size_t)(n > 0 ? n : 0) + 256;
+        char *grown = realloc(t->s, t->cap);
+        if (!grown)
+            die("out of memory for the scaling report");
+        t->s = grown;
+    }
+}
+
+static double rate(double num, double den) { return den > 0 ? num / den : 0.0; }
+
+static void markdown(Text *t, const ScalingReport *r, double img_per_s)
+{
+    put(t, "# shardnet scaling report\n\n%d rank(s), batch %lld, micro-batch %lld, reduce %s; "
+           "%lld images in %.3f s: **%.0f img/s**",
+        r->ranks, (long long)r->batch, (long long)r->micro_batch, r->reduce,
+        (long long)r->images, r->wall_s, img_per_s);
+    if (r->baseline_img_per_s > 0)
+        put(t, ", %.2fx the P=1 baseline (%.0f img/s), efficiency %.1f%%",
+            img_per_s / r->baseline_img_per_s, r->baseline_img_per_s,
+            100.0 * img_per_s / (r->baseline_img_per_s * r->ranks));
+    put(t, ".\n\n| rank | host | compute s | wait s | all-reduce s | update s | steps | MB reduced "
+           "| all-reduce MB/s | img/s |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < r->ranks; i++) {
+        const RankTiming *x = &r->per_rank[i];
+        put(t, "| %d | %s | %.3f | %.3f | %.3f | %.3f | %lld | %.1f | %.0f | %.0f |\n", i,
+            r->hosts ? r->hosts[i] : "-", x->compute_s, x->wait_s, x->allreduce_s, x->update_s,
+            (long long)x->steps, (double)x->bytes / 1e6, rate((double)x->bytes / 1e6, x->allreduce_s),
+            rate((double)r->images / r->ranks, x->compute_s));
+    }
+    put(t, "\ncompute: forward, loss, backward and the fixed-point conversion of this rank's "
+           "micro-batches; wait: time in the per-step control all-reduce (mostly waiting for the "
+           "slowest rank); all-reduce: the gradient all-reduce; img/s per rank: its share of the "
+           "images over its compute time.\n");
+}
+
+static void json(Text *t, const ScalingReport *r, double img_per_s)
+{
+    put(t, "{\"ranks\": %d, \"batch\": %lld, \"micro_batch\": %lld, \"reduce\": \"%s\", "
+           "\"images\": %lld, \"seconds\": %.6f, \"img_per_s\": %.3f",
+        r->ranks, (long long)r->batch, (long long)r->micro_batch, r->reduce,
+        (long long)r->images, r->wall_s, img_per_s);
+    if (r->baseline_img_per_s > 0)
+        put(t, ", \"baseline_img_per_s\": %.3f, \"speedup\": %.4f, \"efficiency\": %.4f",
+            r->baseline_img_per_s, img_per_s / r->baseline_img_per_s,
+            img_per_s / (r->baseline_img_per_s * r->ranks));
+    put(t, ", \"per_rank\": [");
+    for (int i = 0; i < r->ranks; i++) {
+        const RankTiming *x = &r->per_rank[i];
+        put(t, "%s{\"rank\": %d, \"host\": \"%s\", \"compute_s\": %.6f, \"wait_s\": %.6f, "
+               "\"allreduce_s\": %.6f, \"update_s\": %.6f, \"steps\": %lld, \"bytes\": %lld, "
+               "\"allreduce_bytes_per_s\": %.1f}",
+            i ? ", " : "", i, r->hosts ? r->hosts[i] : "", x->compute_s, x->wait_s,
+            x->allreduce_s, x->update_s, (long long)x->steps, (long long)x->bytes,
+            rate((double)x->bytes, x->allreduce_s));
+    }
+    put(t, "]}\n");
+}
+
+static int write_text(const char *prefix, const char *ext, const Text *t)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s%s", prefix, ext) >= (int)sizeof path)
+        return base_error_set("scaling report: path too long");
+    return atomic_write_file(path, t->s, t->len);
+}
+
+int scaling_write(const char *prefix, const ScalingReport *r)
+{
+    double img_per_s = rate((double)r->images, r->wall_s);
+    Text md = {0}, js = {0};
+    markdown(&md, r, img_per_s);
+    json(&js, r, img_per_s);
+    int rc = write_text(prefix, ".md", &md);
+    if (rc == 0)
+        rc = write_text(prefix, ".json", &js);
+    free(md.s);
+    free(js.s);
+    return rc;
+}
+
+int scaling_read_baseline(const char *json_path, double *img_per_s)
+{
+    FILE *f = fopen(json_path, "r");
+    if (!f)
+        return base_error_set("scaling baseline '%s': %s", json_path, strerror(errno));
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *key = strstr(buf, "\"img_per_s\":");
+    char *end;
+    double v = key ? strtod(key + strlen("\"img_per_s\":"), &end) : 0.0;
+    if (!key || end == key + strlen("\"img_per_s\":") || !(v > 0))
+        return base_error_set("scaling baseline '%s': no positive \"img_per_s\" (give the .json "
+                              "of a --scaling-report run)", json_path);
+    *img_per_s = v;
+    return 0;
+}
