@@ -192,6 +192,8 @@ expect_fail strict-pad 1 "is not a multiple of 8" "strict parser: a header not p
 
 # Errors of shardnet export.
 ck=$dir/classic/$(cat "$dir/classic/latest")
+run e-help "$bin" export --help
+expect_ok e-help "export --help" "usage: shardnet export CHECKPOINT --format onnx|safetensors"
 run e-format "$bin" export "$ck" --format tflite --data "$dir/fm.h5" --out "$dir/e.out"
 expect_fail e-format 2 "unknown format 'tflite' (expected onnx or safetensors)" "unknown format"
 run e-noformat "$bin" export "$ck" --data "$dir/fm.h5"
