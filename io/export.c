@@ -91,8 +91,10 @@ int export_logits(const TrainState *st, const float *params, const float *images
     if (b == 0)
         return base_error_set("export: no images to run");
     if (lenet_init(&m, st->arch, (int64_t)b, st->input_c, st->input_h, st->input_w,
-                   st->num_classes, LAYOUT_NHWC) < 0)
+                   st->num_classes, LAYOUT_NHWC) < 0) {
+        lenet_free(&m);
         return -1;
+    }
     float *src = xaligned(b * sample * sizeof(float)); /* (b, C, H, W), zero padding */
     for (size_t i = 0; i < n; i += b) {
         size_t now = n - i < b ? n - i : b;
