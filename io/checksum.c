@@ -44,3 +44,14 @@ int checksum_sha256_file(const char *path, char *hex)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return rc;
 }
+
+int checksum_sha256(const void *data, size_t n, char *hex)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    if (!EVP_Digest(data, n, md, &len, EVP_sha256(), NULL) || len != 32)
+        return base_error_set("SHA-256 of %zu bytes failed", n);
+    for (unsigned i = 0; i < len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}

@@ -1,12 +1,17 @@
-/* checksum.h - SHA-256 of a file, for recording where a dataset came from.
+/* checksum.h - SHA-256 of a file (where a dataset or an export came from)
+ * and of bytes in memory (the tensors of an export).
  * Uses OpenSSL's libcrypto EVP interface. */
 #ifndef SHARDNET_CHECKSUM_H
 #define SHARDNET_CHECKSUM_H
+
+#include <stddef.h>
 
 #define CHECKSUM_HEX_LEN 64
 
 /* hex: CHECKSUM_HEX_LEN + 1 chars, lower-case, NUL-terminated.
  * Returns 0, or -1 with base_error() naming the file. */
 int checksum_sha256_file(const char *path, char *hex);
+/* The same for n bytes in memory; -1 and base_error() if libcrypto fails. */
+int checksum_sha256(const void *data, size_t n, char *hex);
 
 #endif

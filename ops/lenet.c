@@ -79,6 +79,7 @@ static int describe_layer(LeNet *m, int i, const int64_t in[4], int in_ndims,
         if (shape_window_out(&win, in[2], in[3], &oh, &ow) < 0)
             return -1;
         set_shape(l, 4, in[0], out, oh, ow);
+        l->kernel = layer_def[i].k, l->stride = 1, l->pad = layer_def[i].pad;
         *wnd = 4;
         wdims[0] = out, wdims[1] = in[1], wdims[2] = wdims[3] = layer_def[i].k;
         break;
@@ -87,6 +88,7 @@ static int describe_layer(LeNet *m, int i, const int64_t in[4], int in_ndims,
         if (shape_window_out(&win, in[2], in[3], &oh, &ow) < 0)
             return -1;
         set_shape(l, 4, in[0], in[1], oh, ow);
+        l->kernel = l->stride = layer_def[i].k, l->pad = 0;
         break;
     case K_FLATTEN:
         set_shape(l, 2, in[0], in[1] * in[2] * in[3], 0, 0);
@@ -99,6 +101,7 @@ static int describe_layer(LeNet *m, int i, const int64_t in[4], int in_ndims,
     case K_ACT:
         *l = m->layers[i - 1];
         l->n_params = 0;
+        l->kernel = l->stride = l->pad = 0;
         break;
     }
     (void)in_ndims;
@@ -136,6 +139,7 @@ int lenet_describe(LeNet *m, LeNetArch arch, int64_t n, int64_t c, int64_t h, in
             TensorView *v = &m->tensors[t];
             v->name = tensor_def[t].name;
             v->key = tensor_def[t].key;
+            v->layer = i;
             v->ndims = tensor_def[t].is_bias ? 1 : wnd;
             v->count = 1;
             for (int d = 0; d < v->ndims; d++) {
@@ -161,6 +165,10 @@ static float *activation(const LayerInfo *l)
     return xaligned(count * sizeof(float));
 }
 
+/* The window lenet_describe recorded for a conv/pool layer: the forward and
+ * the exports (io/export_onnx.c) read the same numbers. */
+static Window win(const LayerInfo *l) { return window_square(l->kernel, l->stride, l->pad); }
+
 int lenet_init(LeNet *m, LeNetArch arch, int64_t n, int64_t c, int64_t h, int64_t w,
                int64_t classes, Layout layout)
 {
@@ -170,11 +178,11 @@ int lenet_init(LeNet *m, LeNetArch arch, int64_t n, int64_t c, int64_t h, int64_
     ActKind act = arch == ARCH_MODERN ? ACT_RELU : ACT_SIGMOID;
     PoolAlg pool = arch == ARCH_MODERN ? POOL_MAX : POOL_AVG_INCLUDE_PAD;
     const LayerInfo *L = m->layers;
-    ConvSpec c1 = {n, c, h, w, L[0].out[1], window_square(5, 1, 2), layout, act, 0};
-    PoolSpec p1 = {n, L[0].out[1], L[0].out[2], L[0].out[3], window_square(2, 2, 0), pool, layout};
-    ConvSpec c2 = {n, L[2].out[1], L[2].out[2], L[2].out[3], L[3].out[1], window_square(5, 1, 0),
+    ConvSpec c1 = {n, c, h, w, L[0].out[1], win(&L[0]), layout, act, 0};
+    PoolSpec p1 = {n, L[0].out[1], L[0].out[2], L[0].out[3], win(&L[2]), pool, layout};
+    ConvSpec c2 = {n, L[2].out[1], L[2].out[2], L[2].out[3], L[3].out[1], win(&L[3]),
                    layout, act, 1};
-    PoolSpec p2 = {n, L[3].out[1], L[3].out[2], L[3].out[3], window_square(2, 2, 0), pool, layout};
+    PoolSpec p2 = {n, L[3].out[1], L[3].out[2], L[3].out[3], win(&L[5]), pool, layout};
     LinearSpec f1 = {n, L[5].out[1], L[5].out[2], L[5].out[3], L[7].out[1], layout, act, 1};
     LinearSpec f2 = {n, L[7].out[1], 1, 1, L[9].out[1], layout, act, 1};
     LinearSpec f3 = {n, L[9].out[1], 1, 1, classes, layout, ACT_NONE, 1};

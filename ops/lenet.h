@@ -41,6 +41,7 @@ typedef struct {
     int64_t dims[4];
     size_t offset; /* in floats, into the flat buffer */
     size_t count;
+    int layer;     /* index of its layer in layers[] (= the nn.Sequential index) */
 } TensorView;
 
 typedef struct {
@@ -48,6 +49,7 @@ typedef struct {
     int ndims;
     int64_t out[4];   /* output shape */
     size_t n_params;
+    int64_t kernel, stride, pad; /* square window of Conv2d/pooling layers; 0 otherwise */
 } LayerInfo;
 
 /* Time spent per stage, in seconds, summed over calls (see lenet.profile). */

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # setup.sh - make a fresh Debian 12 machine ready and build shardnet.
 #
-#   scripts/setup.sh [BUILD_DIR]      (default BUILD_DIR: build)
+#   scripts/setup.sh [--test] [BUILD_DIR]      (default BUILD_DIR: build)
 #
 # Installs the Debian packages below when any is missing (apt-get update first;
 # needs root or sudo), then configures and builds with meson.  Idempotent:
 # a second run installs nothing and only rebuilds what changed.
+# --test (used by scripts/test.sh) also installs TEST_PACKAGES.
 set -euo pipefail
 
 # The one list of Debian packages shardnet needs to build, test and run.
@@ -15,14 +16,31 @@ PACKAGES=(
   libdnnl-dev
   libhdf5-dev hdf5-tools zlib1g-dev libssl-dev
   libcmocka-dev
+  protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   dataset-fashion-mnist
 )
 
+# Only for the tests: the runtimes that prove the exports (suite 'export').
+# Run by /usr/bin/python3 (Debian's, not a pyenv python).  python3-torch is
+# large (~800 MB installed).  onnxruntime itself comes from npm, pinned in
+# package-lock.json (tests/export.sh runs `npm ci --ignore-scripts`); node and
+# npm are taken as found when present (e.g. NodeSource's Node 20), else
+# Debian's nodejs + npm are installed.
+TEST_PACKAGES=(
+  python3-onnx python3-torch
+)
+
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+wanted=("${PACKAGES[@]}")
+if [ "${1:-}" = "--test" ]; then
+  shift
+  wanted+=("${TEST_PACKAGES[@]}")
+  command -v node >/dev/null && command -v npm >/dev/null || wanted+=(nodejs npm)
+fi
 build=${1:-build}
 
 missing=()
-for p in "${PACKAGES[@]}"; do
+for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then

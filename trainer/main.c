@@ -22,6 +22,7 @@ static const Command commands[] = {
     {"train", cmd_train, "train LeNet data-parallel (run under mpirun -np P)"},
     {"eval", cmd_eval, "test-set accuracy, per-class accuracy and confusion matrix of a checkpoint"},
     {"verify", cmd_verify, "check checkpoints: structure, version, checksums, parameter digest"},
+    {"export", cmd_export, "write a checkpoint as ONNX or safetensors, with a golden-batch proof"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,85 @@
+/* export.h - what both exports (ONNX, safetensors) are made from: a verified
+ * checkpoint, its tensors as little-endian float32 bytes, the metadata, and
+ * the golden batch that proves the file (see docs-export.md).
+ *
+ * export_source_load reads and verifies the checkpoint (ckpt_read), hashes
+ * the checkpoint file and the exported tensors, reads the first
+ * golden_count test images of the dataset, converts them to the model's
+ * input exactly as shardnet's loader does, and computes shardnet's own logits
+ * for them with lenet_forward on the checkpoint's parameters.
+ *
+ * The model input (both formats, and the golden images):
+ *   float32 (N, C, H, W), NCHW, value = (pixel / 255 - mean[c]) / std[c]
+ *   for a pixel in 0..255, with mean/std from the checkpoint (0 and 1 when it
+ *   was trained without --normalize, i.e. plain pixel / 255).
+ *
+ * Contract: the ExportSource owns every buffer (export_source_free; safe on
+ * a zeroed struct).  Functions return 0, or -1 with base_error() naming the
+ * file and the problem; nothing here dies on bad input.  No MPI. */
+#ifndef SHARDNET_EXPORT_H
+#define SHARDNET_EXPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "checksum.h"
+#include "ckpt.h"
+#include "jsonw.h"
+#include "lenet.h"
+
+#define EXPORT_GOLDEN_COUNT 8   /* test images in the golden batch */
+#define EXPORT_TOLERANCE 1e-4   /* max |logit difference| a checker accepts */
+#define EXPORT_NAME_LEN 256
+
+typedef struct {
+    TrainState st;
+    LeNet net;          /* described for batch 1: tensor table and layer geometry */
+    float *params;      /* (net.n_params) */
+    uint8_t *tensor_le; /* the tensors, little-endian float32, in table order */
+    char checkpoint_name[EXPORT_NAME_LEN]; /* base name of the checkpoint */
+    char data_name[EXPORT_NAME_LEN];       /* base name of the dataset */
+    char checkpoint_sha256[CHECKSUM_HEX_LEN + 1]; /* of the checkpoint file's bytes */
+    char params_sha256[CHECKSUM_HEX_LEN + 1];     /* of tensor_le (4 * n_params bytes) */
+    size_t golden_count;
+    float *golden_images;   /* (golden_count, C, H, W): model input */
+    float *golden_logits;   /* (golden_count, classes): shardnet's lenet_forward */
+    uint8_t *golden_labels; /* (golden_count) */
+} ExportSource;
+
+int export_source_load(ExportSource *s, const char *checkpoint, const char *data,
+                       size_t golden_count);
+void export_source_free(ExportSource *s);
+
+/* Test images [first, first + *count) of data as model input for st
+ * (*count = 0: all from first on; clipped to the test set).  *images
+ * (count, C, H, W) and *labels are new buffers (free()).  -1 when the
+ * dataset's image shape or class count differs from the checkpoint's. */
+int export_read_test(const char *data, const TrainState *st, size_t first, size_t *count,
+                     float **images, uint8_t **labels);
+
+/* Pixels (n, C, H, W) in 0..255 -> model input, the loader's arithmetic. */
+void export_pixels_to_input(const TrainState *st, const uint8_t *pixels, size_t n, float *dst);
+
+/* shardnet's logits (n, classes) for images (n, C, H, W): lenet_forward in
+ * NHWC (as `shardnet eval`), batches of up to `batch`; the last partial
+ * batch is padded with zeros and its padding dropped. */
+int export_logits(const TrainState *st, const float *params, const float *images, size_t n,
+                  size_t batch, float *logits);
+
+/* dst[4 i .. 4 i + 3] = src[i] as IEEE float32 little-endian, any host. */
+void export_put_f32le(uint8_t *dst, const float *src, size_t n);
+
+/* One metadata entry (both formats store string -> string). */
+typedef struct {
+    const char *key;
+    char *value; /* owned */
+} ExportMeta;
+
+#define EXPORT_META_MAX 16
+
+/* The metadata both formats carry (keys "shardnet.*", see docs-export.md),
+ * values as text (JSON where structured).  *n entries into meta. */
+int export_metadata(const ExportSource *s, ExportMeta meta[EXPORT_META_MAX], size_t *n);
+void export_metadata_free(ExportMeta *meta, size_t n);
+
+#endif
