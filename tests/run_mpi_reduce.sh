@@ -89,7 +89,7 @@ fi
 run mismatch 2 --case mismatch
 if [[ $rc -ne 0 ]] &&
    grep -q 'ranks disagree on parameter count: rank 0 = 5003 .*, rank 1 = 5004' "$out/mismatch.err" &&
-   [[ $(grep -c 'start-up agreement failed: exiting' "$out/mismatch.err") -eq 2 ]]; then
+   [[ $(grep -o 'start-up agreement failed: exiting' "$out/mismatch.err" | wc -l) -eq 2 ]]; then
     pass "parameter count mismatch: rank 0 names it, both ranks exit non-zero (exit $rc)"
 else
     fail "mismatch case: exit $rc"
