@@ -5,6 +5,7 @@
 #   2. prepare Fashion-MNIST as HDF5             (shardnet prepare)
 #   3. train with mpirun, one rank per core      (shardnet train)
 #   4. evaluate the final checkpoint             (shardnet eval)
+#   5. export it for other runtimes              (shardnet export: ONNX, safetensors)
 #
 #   scripts/quickstart.sh [extra `shardnet train` options...]
 # Environment: RANKS (default: the number of cores), RUN_DIR (default runs/quickstart).
@@ -31,4 +32,7 @@ mpirun "${mpirun_opts[@]}" "$bin" train --ckpt-dir "$run/checkpoints" \
 latest=$run/checkpoints/$(cat "$run/checkpoints/latest")
 echo "== eval $latest"
 mpirun "${mpirun_opts[@]}" "$bin" eval "$latest"
-echo "== done: checkpoints in $run/checkpoints, metrics in $run/metrics.jsonl"
+echo "== export"
+"$bin" export "$latest" --format onnx
+"$bin" export "$latest" --format safetensors
+echo "== done: checkpoints and exports in $run/checkpoints, metrics in $run/metrics.jsonl"
