@@ -17,6 +17,8 @@ PACKAGES=(
   libcmocka-dev
   dataset-fashion-mnist
 )
+# Cluster use: Slurm (batch script, srun --mpi=pmix) and munge for its auth.
+PACKAGES+=(slurm-client slurmctld slurmd munge iproute2)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-build}
