@@ -19,6 +19,8 @@ PACKAGES=(
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   dataset-fashion-mnist
 )
+# Cluster use: Slurm (batch script, srun --mpi=pmix) and munge for its auth.
+PACKAGES+=(slurm-client slurmctld slurmd munge iproute2)
 
 # Only for the tests: the runtimes that prove the exports (suite 'export').
 # Run by /usr/bin/python3 (Debian's, not a pyenv python).  python3-torch is

@@ -257,6 +257,40 @@ static void test_check_data(void **state)
     assert_true(s.lr == 0.5);
 }
 
+/* --timeout and --test-stall: defaults, values, every rejection names its flag. */
+static void test_cluster_options(void **state)
+{
+    (void)state;
+    Config c;
+    assert_int_equal(PARSE(&c, "--batch", "64"), 0);
+    assert_int_equal(c.timeout, CONFIG_DEFAULT_TIMEOUT);
+    assert_int_equal(c.stall_step, 0);
+    assert_int_equal(PARSE(&c, "--timeout", "0", "--test-stall", "5:1:30"), 0);
+    assert_int_equal(c.timeout, 0);
+    assert_int_equal(c.stall_step, 5);
+    assert_int_equal(c.stall_rank, 1);
+    assert_int_equal(c.stall_seconds, 30);
+    assert_int_equal(PARSE(&c, "--timeout", "-1"), -1);
+    assert_non_null(strstr(base_error(), "--timeout"));
+    assert_int_equal(PARSE(&c, "--timeout", "10s"), -1);
+    assert_non_null(strstr(base_error(), "--timeout"));
+    const char *bad[] = {"5:1", "5", "0:1:3", "5:1:0", "5:-1:3", "a:1:3", "5:1:3:4"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(PARSE(&c, "--test-stall", bad[i]), -1);
+        assert_non_null(strstr(base_error(), "--test-stall"));
+    }
+    assert_int_equal(PARSE(&c, "--batch", "64", "--micro-batch", "16", "--test-stall", "5:2:3"),
+                     0);
+    assert_int_equal(config_check_world(&c, 2), -1);
+    assert_non_null(strstr(base_error(), "--test-stall: rank 2 does not exist with 2 ranks"));
+    assert_int_equal(PARSE(&c, "--batch", "64", "--micro-batch", "16", "--test-stall", "99:0:3",
+                           "--epochs", "1"), 0);
+    assert_int_equal(config_check_world(&c, 1), 0);
+    int64_t steps;
+    assert_int_equal(config_check_data(&c, 640, &steps), -1);
+    assert_non_null(strstr(base_error(), "--test-stall: step 99 is beyond the 10 steps"));
+}
+
 static void test_hash_fields(void **state)
 {
     (void)state;
@@ -290,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_check_world),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_check_data),
+        cmocka_unit_test(test_cluster_options),
         cmocka_unit_test(test_hash_fields),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -1,15 +1,19 @@
-/* cmd_train.c - `shardnet train`, on every rank: MPI, options and the
- * world-size checks; the loop itself is train.c.
+/* cmd_train.c - `shardnet train`, on every rank: stop signals, MPI, the
+ * launch check, options and the world-size checks, the watchdog; the loop
+ * itself is train.c.
  *
- * Exit status, the same on every rank: 0 success (and --help), 1 failure,
- * 2 usage error.  Only rank 0 prints the usage, errors about options and the
- * start-up block. */
+ * Exit status, the same on every rank (config.h): 0 success (and --help),
+ * 1 failure, 2 usage error or mismatched launch, 3 stopped by a signal with
+ * a checkpoint written, 4 watchdog abort.  Only rank 0 prints the usage,
+ * errors about options and the start-up block. */
 #include <stdio.h>
 
 #include "base.h"
 #include "commands.h"
 #include "config.h"
 #include "dist.h"
+#include "launch.h"
+#include "signals.h"
 #include "train.h"
 
 static int usage_error(const char *msg)
@@ -19,12 +23,23 @@ static int usage_error(const char *msg)
         config_usage(stderr);
     }
     dist_finalize();
-    return 2;
+    return TRAIN_EXIT_USAGE;
 }
 
 int cmd_train(int argc, char **argv)
 {
+    /* Before MPI_Init: a SIGUSR1 forwarded by mpirun during start-up must
+     * not kill the rank (its default action). */
+    if (signals_install() < 0)
+        die("%s", base_error());
     dist_init(&argc, &argv);
+    char why[1024];
+    if (launch_check(dist_size(), why, sizeof why) < 0) {
+        /* Each singleton is its own rank 0: every one of them says it. */
+        fprintf(stderr, "shardnet train: %s\n", why);
+        dist_finalize();
+        return TRAIN_EXIT_USAGE;
+    }
     Config cfg;
     int rc = config_parse(&cfg, argc, argv);
     if (rc == 1) {
@@ -36,6 +51,7 @@ int cmd_train(int argc, char **argv)
     if (rc || config_check_world(&cfg, dist_size()))
         return usage_error(base_error());
 
+    dist_watchdog_init((double)cfg.timeout);
     base_flush_denormals();
     Trainer t;
     int status = TRAIN_FAILED;

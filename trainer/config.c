@@ -16,7 +16,7 @@ enum {
     OPT_WD, OPT_SCHEDULE, OPT_STEP_SIZE, OPT_GAMMA, OPT_WARMUP, OPT_SEED, OPT_REDUCE,
     OPT_NONFINITE, OPT_LOG_EVERY, OPT_METRICS, OPT_QUIET, OPT_LIMIT, OPT_EVAL, OPT_NO_EVAL,
     OPT_THREADS, OPT_INJECT, OPT_NORMALIZE, OPT_CKPT_DIR, OPT_CKPT_EVERY, OPT_KEEP, OPT_RESUME,
-    OPT_ON_CKPT_ERROR, OPT_NO_CKPT, OPT_CKPT_DELAY,
+    OPT_ON_CKPT_ERROR, OPT_NO_CKPT, OPT_CKPT_DELAY, OPT_TIMEOUT, OPT_STALL,
 };
 
 static const struct option long_options[] = {
@@ -51,6 +51,8 @@ static const struct option long_options[] = {
     {"on-ckpt-error", required_argument, NULL, OPT_ON_CKPT_ERROR},
     {"no-ckpt", no_argument, NULL, OPT_NO_CKPT},
     {"test-ckpt-delay", required_argument, NULL, OPT_CKPT_DELAY},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"test-stall", required_argument, NULL, OPT_STALL},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -98,11 +100,23 @@ void config_usage(FILE *out)
         "  --on-ckpt-error stop|warn  a failed checkpoint write stops training, or is\n"
         "                         reported and training goes on (stop)\n"
         "  --no-ckpt              write no checkpoints\n"
+        "\nclusters (see docs-cluster.md):\n"
+        "  --timeout SECONDS      hang watchdog: when a per-step all-reduce has not\n"
+        "                         completed after SECONDS, name the late ranks, the step\n"
+        "                         and the collective, and abort all ranks (exit 4);\n"
+        "                         0 = off (%d)\n"
+        "  SIGUSR1 or SIGTERM     stop at the next step on every rank; rank 0 writes a\n"
+        "                         checkpoint; exit 3 (run again with --resume auto)\n"
+        "\nexit status: 0 done, 1 failed, 2 usage error or mismatched launch (MPI world\n"
+        "  size differs from mpirun's or srun's task count), 3 stopped by signal with a\n"
+        "  checkpoint written, 4 watchdog timeout (aborted)\n"
         "\ntest-only switches:\n"
         "  --inject-nonfinite STEP:RANK  make RANK's gradient NaN at step STEP (1-based)\n"
         "  --test-ckpt-delay MS   write checkpoints in 4 KiB pieces, MS ms apart\n"
+        "  --test-stall STEP:RANK:SECONDS  RANK sleeps SECONDS before the control\n"
+        "                         all-reduce of step STEP (1-based)\n"
         "  --help                 this text\n",
-        CONFIG_MAX_BATCH);
+        CONFIG_MAX_BATCH, CONFIG_DEFAULT_TIMEOUT);
 }
 
 static void config_defaults(Config *cfg)
@@ -139,6 +153,8 @@ static void config_defaults(Config *cfg)
     cfg->on_ckpt_error = CKPT_ERROR_STOP;
     cfg->no_ckpt = false;
     cfg->test_ckpt_delay_ms = 0;
+    cfg->timeout = CONFIG_DEFAULT_TIMEOUT;
+    cfg->stall_step = cfg->stall_rank = cfg->stall_seconds = 0;
 }
 
 /* Whole-string integer in [lo, hi]. */
@@ -226,6 +242,26 @@ static int parse_inject(const char *s, Config *cfg)
     step[len] = '\0';
     if (parse_int("--inject-nonfinite STEP", step, 1, INT64_MAX, &cfg->inject_step) ||
         parse_int("--inject-nonfinite RANK", colon + 1, 0, INT32_MAX, &cfg->inject_rank))
+        return -1;
+    return 0;
+}
+
+/* STEP:RANK:SECONDS, STEP >= 1. */
+static int parse_stall(const char *s, Config *cfg)
+{
+    char buf[96], *rank, *secs;
+    if (strlen(s) >= sizeof buf)
+        return base_error_set("--test-stall: '%s' is not STEP:RANK:SECONDS", s);
+    strcpy(buf, s);
+    rank = strchr(buf, ':');
+    secs = rank ? strchr(rank + 1, ':') : NULL;
+    if (!rank || !secs)
+        return base_error_set("--test-stall: '%s' is not STEP:RANK:SECONDS", s);
+    *rank++ = '\0';
+    *secs++ = '\0';
+    if (parse_int("--test-stall STEP", buf, 1, INT64_MAX, &cfg->stall_step) ||
+        parse_int("--test-stall RANK", rank, 0, INT32_MAX, &cfg->stall_rank) ||
+        parse_int("--test-stall SECONDS", secs, 1, 86400, &cfg->stall_seconds))
         return -1;
     return 0;
 }
@@ -336,6 +372,8 @@ int config_parse(Config *cfg, int argc, char **argv)
             rc = parse_int("--test-ckpt-delay", arg, 0, 10000, &cfg->test_ckpt_delay_ms);
             break;
         case OPT_INJECT: rc = parse_inject(arg, cfg); break;
+        case OPT_TIMEOUT: rc = parse_int("--timeout", arg, 0, 7 * 86400, &cfg->timeout); break;
+        case OPT_STALL: rc = parse_stall(arg, cfg); break;
         case 'h': return 1;
         case ':':
             return base_error_set("%s: missing value", argv[optind - 1]);
@@ -400,6 +438,9 @@ int config_check_world(Config *cfg, int P)
     if (cfg->inject_step && cfg->inject_rank >= P)
         return base_error_set("--inject-nonfinite: rank %lld does not exist with %d ranks",
                               (long long)cfg->inject_rank, P);
+    if (cfg->stall_step && cfg->stall_rank >= P)
+        return base_error_set("--test-stall: rank %lld does not exist with %d ranks",
+                              (long long)cfg->stall_rank, P);
     return resolve_threads(cfg, P);
 }
 
@@ -425,6 +466,9 @@ int config_check_data(const Config *cfg, int64_t n_train, int64_t *steps_per_epo
     if (cfg->inject_step > total)
         return base_error_set("--inject-nonfinite: step %lld is beyond the %lld steps of the "
                               "run", (long long)cfg->inject_step, (long long)total);
+    if (cfg->stall_step > total)
+        return base_error_set("--test-stall: step %lld is beyond the %lld steps of the run",
+                              (long long)cfg->stall_step, (long long)total);
     *steps_per_epoch = steps;
     return 0;
 }

@@ -60,11 +60,26 @@ typedef struct {
     int64_t test_ckpt_delay_ms; /* --test-ckpt-delay MS (test only) */
     int64_t inject_step;       /* --inject-nonfinite STEP:RANK; 0 = off */
     int64_t inject_rank;
+    int64_t timeout;           /* --timeout SECONDS for a per-step collective; 0 = off */
+    int64_t stall_step;        /* --test-stall STEP:RANK:SECONDS; 0 = off */
+    int64_t stall_rank;
+    int64_t stall_seconds;
 } Config;
 
 #define CONFIG_DEFAULT_DATA "data/fashion-mnist.h5"
 #define CONFIG_DEFAULT_CKPT_DIR "checkpoints"
 #define CONFIG_MAX_BATCH GRADRED_MAX_TERMS
+#define CONFIG_DEFAULT_TIMEOUT 600
+
+/* Exit statuses of `shardnet train`, the same on every rank (the watchdog's
+ * is DIST_WATCHDOG_EXIT = 4, as mpirun passes on MPI_Abort's code). */
+enum {
+    TRAIN_EXIT_OK = 0,      /* finished (or --help) */
+    TRAIN_EXIT_FAILED = 1,  /* failed; message printed */
+    TRAIN_EXIT_USAGE = 2,   /* bad options, world size, or a mismatched launch */
+    TRAIN_EXIT_STOPPED = 3, /* stopped by SIGUSR1/SIGTERM, checkpoint written:
+                               run again with --resume auto */
+};
 
 /* Defaults, then argv (argv[0] is the command name).  Returns 0, 1 when
  * --help was given (print config_usage to stdout, exit 0), or -1 with the
@@ -73,12 +88,12 @@ int config_parse(Config *cfg, int argc, char **argv);
 void config_usage(FILE *out);
 
 /* With P ranks: micro-batch default B/P, m | B, P | B/m, --inject-nonfinite
- * rank < P, and the thread count resolved (see config.c).  0 or -1. */
+ * and --test-stall rank < P, and the thread count resolved (see config.c).  0 or -1. */
 int config_check_world(Config *cfg, int P);
 /* With n_train training samples: --limit <= n_train; steps per epoch =
  * floor(N / B) with N = limit or n_train (the last partial batch of each
  * epoch is dropped) and at least 1; warmup < total steps; the injection
- * step within the run.  Writes steps per epoch.  0 or -1. */
+ * and stall steps within the run.  Writes steps per epoch.  0 or -1. */
 int config_check_data(const Config *cfg, int64_t n_train, int64_t *steps_per_epoch);
 /* Micro-batches per step over all ranks, K = B/m (after check_world). */
 int64_t config_terms(const Config *cfg);

@@ -7,12 +7,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base.h"
 #include "hosts.h"
 
 static int g_rank = -1;
 static int g_size = 0;
+
+enum { HOST_STRIDE = MPI_MAX_PROCESSOR_NAME + 1 };
+static char *g_hosts; /* rank 0, after dist_hosts: every rank's host name */
+
+/* Watchdog state (see dist_watchdog_init in dist.h). */
+static double g_timeout;                 /* seconds, 0 = off */
+static MPI_Comm g_watch = MPI_COMM_NULL; /* arrival messages only */
+static int64_t *g_arrived;               /* step each peer reported */
+static MPI_Request *g_arrive_req;        /* receives, one slot per rank */
+static MPI_Request *g_send_req;          /* sends of g_sent_step */
+static int64_t g_sent_step;
+static int g_n_send;
+enum { TAG_ARRIVE = 1 };
 
 static void abort_world(int status)
 {
@@ -44,6 +58,11 @@ void dist_init(int *argc, char ***argv)
 
 void dist_finalize(void)
 {
+    if (g_watch != MPI_COMM_NULL)
+        MPI_CHECK(MPI_Comm_free(&g_watch));
+    free(g_arrived), free(g_arrive_req), free(g_send_req), free(g_hosts);
+    g_arrived = NULL, g_arrive_req = NULL, g_send_req = NULL, g_hosts = NULL;
+    g_timeout = 0;
     MPI_CHECK(MPI_Finalize());
     base_set_abort_hook(NULL);
 }
@@ -51,7 +70,137 @@ void dist_finalize(void)
 int dist_rank(void) { return g_rank; }
 int dist_size(void) { return g_size; }
 
-void dist_allreduce_grads(GradReducer *r, float *mean_out)
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void dist_watchdog_init(double seconds)
+{
+    g_timeout = seconds;
+    if (seconds <= 0)
+        return;
+    MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &g_watch));
+    MPI_CHECK(MPI_Comm_set_errhandler(g_watch, MPI_ERRORS_RETURN));
+    g_arrived = xcalloc((size_t)g_size, sizeof *g_arrived);
+    g_arrive_req = xcalloc((size_t)g_size, sizeof *g_arrive_req);
+    g_send_req = xcalloc((size_t)g_size, sizeof *g_send_req);
+}
+
+/* Poll req until it completes (1) or the clock passes deadline (0).  A
+ * short spin, then 50 us naps: a waiting rank must not starve the ranks it
+ * waits for when they share cores. */
+static int poll_until(MPI_Request *req, double deadline)
+{
+    for (long spins = 0;; spins++) {
+        int done = 0;
+        MPI_CHECK(MPI_Test(req, &done, MPI_STATUS_IGNORE));
+        if (done)
+            return 1;
+        if (now_seconds() > deadline)
+            return 0;
+        if (spins > 200) {
+            struct timespec nap = {0, 50000};
+            nanosleep(&nap, NULL);
+        }
+    }
+}
+
+/* Post this rank's "arrived at step S" messages: every rank to rank 0, rank
+ * 0 to every rank, so that rank 0 can name the ranks that never came and the
+ * others can tell whether rank 0 came.  g_arrive_req[r] receives from rank r
+ * on rank 0; elsewhere slot 0 receives from rank 0. */
+static void arrivals_post(int64_t step)
+{
+    g_sent_step = step;
+    for (int r = 0; r < g_size; r++)
+        g_arrive_req[r] = MPI_REQUEST_NULL;
+    g_n_send = 0;
+    if (g_rank == 0) {
+        g_arrived[0] = step;
+        for (int r = 1; r < g_size; r++) {
+            g_arrived[r] = -1;
+            MPI_CHECK(MPI_Irecv(&g_arrived[r], 1, MPI_INT64_T, r, TAG_ARRIVE, g_watch,
+                                &g_arrive_req[r]));
+            MPI_CHECK(MPI_Isend(&g_sent_step, 1, MPI_INT64_T, r, TAG_ARRIVE, g_watch,
+                                &g_send_req[g_n_send++]));
+        }
+    } else {
+        g_arrived[0] = -1;
+        MPI_CHECK(MPI_Irecv(&g_arrived[0], 1, MPI_INT64_T, 0, TAG_ARRIVE, g_watch,
+                            &g_arrive_req[0]));
+        MPI_CHECK(MPI_Isend(&g_sent_step, 1, MPI_INT64_T, 0, TAG_ARRIVE, g_watch,
+                            &g_send_req[g_n_send++]));
+    }
+}
+
+/* After the collective completed every rank had arrived, so every message
+ * was sent and these complete at once. */
+static void arrivals_finish(void)
+{
+    MPI_CHECK(MPI_Waitall(g_size, g_arrive_req, MPI_STATUSES_IGNORE));
+    MPI_CHECK(MPI_Waitall(g_n_send, g_send_req, MPI_STATUSES_IGNORE));
+}
+
+/* Append ", r (host h)" to a list. */
+static void list_rank(char *buf, size_t cap, size_t *len, int r)
+{
+    if (*len >= cap)
+        return;
+    int n = snprintf(buf + *len, cap - *len, "%s%d", *len ? ", " : "", r);
+    *len += n > 0 ? (size_t)n : 0;
+    if (g_hosts && *len < cap) {
+        n = snprintf(buf + *len, cap - *len, " (host %s)", g_hosts + (size_t)r * HOST_STRIDE);
+        *len += n > 0 ? (size_t)n : 0;
+    }
+}
+
+/* The deadline passed: report and take every rank down.  arrivals: whether
+ * this collective had arrival messages.  Never returns. */
+static void watchdog_fire(const char *what, int64_t step, int arrivals)
+{
+    char late[2048] = "";
+    size_t len = 0;
+    for (int r = 0; arrivals && r < g_size; r++) {
+        if (g_rank != 0 && r != 0)
+            continue; /* only rank 0 hears from everyone */
+        int done = 1;
+        if (g_arrive_req[r] != MPI_REQUEST_NULL)
+            MPI_Test(&g_arrive_req[r], &done, MPI_STATUS_IGNORE);
+        if (!done || g_arrived[r] != step)
+            list_rank(late, sizeof late, &len, r);
+    }
+    fprintf(stderr, "[rank %d] shardnet train: watchdog: step %lld: the %s did not complete "
+                    "within %g s; ", g_rank, (long long)step, what, g_timeout);
+    if (!arrivals)
+        fprintf(stderr, "every rank passed this step's control all-reduce, so a host or the "
+                        "network stalled");
+    else if (len && g_rank == 0)
+        fprintf(stderr, "late rank(s), not arrived at step %lld: %s", (long long)step, late);
+    else if (len)
+        fprintf(stderr, "late rank(s), not arrived at step %lld: %s (rank 0 tracks the others "
+                        "and is itself late)", (long long)step, late);
+    else if (g_rank == 0)
+        fprintf(stderr, "every rank arrived at it, so the network stalled");
+    else
+        fprintf(stderr, "rank 0 arrived and names the late ranks");
+    fprintf(stderr, "; aborting all ranks\n");
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, DIST_WATCHDOG_EXIT);
+    exit(DIST_WATCHDOG_EXIT);
+}
+
+/* Rank 0 fires first; the others a grace period later, so that the report
+ * naming the late ranks is printed before MPI_Abort takes everyone down. */
+static double watchdog_deadline(double start)
+{
+    double grace = g_timeout / 4 > 2.0 ? g_timeout / 4 : 2.0;
+    return start + g_timeout + (g_rank == 0 ? 0.0 : grace);
+}
+
+void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step)
 {
     if (r->status != GRADRED_OK)
         die("dist_allreduce_grads called after a failed gradred_add (status %d)", r->status);
@@ -59,20 +208,39 @@ void dist_allreduce_grads(GradReducer *r, float *mean_out)
     if ((size_t)count != gradred_buffer_len(r))
         die("gradient buffer of %zu elements is too long for one MPI call",
             gradred_buffer_len(r));
-    if (r->mode == REDUCE_EXACT)
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradred_buffer(r), count, MPI_INT64_T, MPI_SUM,
+    MPI_Datatype type = r->mode == REDUCE_EXACT ? MPI_INT64_T : MPI_FLOAT;
+    if (g_timeout > 0) {
+        /* Every rank passed this step's control all-reduce together and
+         * comes straight here, so no rank can be behind in the program; a
+         * hang here is the transport's (no arrival messages needed). */
+        MPI_Request req;
+        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, gradred_buffer(r), count, type, MPI_SUM,
+                                 MPI_COMM_WORLD, &req));
+        if (!poll_until(&req, watchdog_deadline(now_seconds())))
+            watchdog_fire("gradient all-reduce", step, 0);
+    } else {
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradred_buffer(r), count, type, MPI_SUM,
                                 MPI_COMM_WORLD));
-    else
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradred_buffer(r), count, MPI_FLOAT, MPI_SUM,
-                                MPI_COMM_WORLD));
+    }
     if (gradred_finish(r, mean_out))
         die("%s", base_error());
 }
 
-void dist_control_allreduce(Control *c)
+void dist_control_allreduce(Control *c, int64_t step)
 {
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, c, (int)CONTROL_N, MPI_INT64_T, MPI_SUM,
-                            MPI_COMM_WORLD));
+    if (g_timeout <= 0) {
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, c, (int)CONTROL_N, MPI_INT64_T, MPI_SUM,
+                                MPI_COMM_WORLD));
+        return;
+    }
+    double start = now_seconds();
+    arrivals_post(step);
+    MPI_Request req;
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, c, (int)CONTROL_N, MPI_INT64_T, MPI_SUM,
+                             MPI_COMM_WORLD, &req));
+    if (!poll_until(&req, watchdog_deadline(start)))
+        watchdog_fire("control all-reduce", step, 1);
+    arrivals_finish();
 }
 
 void dist_sum_i64(int64_t *buf, size_t n)
@@ -170,7 +338,7 @@ int dist_check_agreement(const Agreement *items, size_t n)
 
 int dist_hosts(char *out, size_t cap)
 {
-    enum { STRIDE = MPI_MAX_PROCESSOR_NAME + 1 };
+    enum { STRIDE = HOST_STRIDE };
     char name[STRIDE];
     memset(name, 0, sizeof name);
     int len = 0;
@@ -182,7 +350,8 @@ int dist_hosts(char *out, size_t cap)
         out[0] = '\0';
     if (g_rank == 0) {
         hosts = hosts_format(all, STRIDE, g_size, out, cap);
-        free(all);
+        free(g_hosts);
+        g_hosts = all; /* kept for watchdog messages */
     }
     return hosts;
 }

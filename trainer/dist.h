@@ -35,6 +35,19 @@ int dist_size(void);
 /* The text of an MPI error code (static buffer). */
 const char *dist_error_string(int err);
 
+/* The hang watchdog for the two per-step collectives below.  seconds > 0:
+ * they run as MPI_Iallreduce polled against a deadline, and every rank first
+ * posts a small "arrived at step S" message to rank 0 (and rank 0 to every
+ * rank) on a private communicator.  When the deadline passes, rank 0 prints
+ * the step, the collective and the ranks whose arrival it has not received
+ * (with their hosts), and calls MPI_Abort(DIST_WATCHDOG_EXIT); the other
+ * ranks wait a grace period longer (so that rank 0's report comes first),
+ * then report what they know (whether rank 0 arrived) and abort too.
+ * seconds == 0: plain blocking MPI_Allreduce, no watchdog.  Collective: call
+ * with the same value on every rank, after dist_init. */
+void dist_watchdog_init(double seconds);
+enum { DIST_WATCHDOG_EXIT = 4 };
+
 /* Sum r's buffer over all ranks (one MPI_Allreduce: MPI_INT64_T in exact
  * mode, MPI_FLOAT in float mode, in place) and write the mean gradient of
  * the global batch to mean_out (n floats, overwritten, identical on every
@@ -42,11 +55,12 @@ const char *dist_error_string(int err);
  * step reported no non-finite or overflow on any rank (every rank then
  * agrees to call it); a rank whose own adds failed dies here (a caller bug).
  * Dies (MPI_Abort) if the global micro-batch count is not 1..K. */
-void dist_allreduce_grads(GradReducer *r, float *mean_out);
+void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step);
 
 /* Sum c over all ranks in place: one MPI_Allreduce(MPI_INT64_T, MPI_SUM)
- * of CONTROL_N int64 (see control.h). */
-void dist_control_allreduce(Control *c);
+ * of CONTROL_N int64 (see control.h).  step (1-based, the step being
+ * taken) names the step in watchdog messages. */
+void dist_control_allreduce(Control *c, int64_t step);
 
 /* Sum n int64 over all ranks, in place (evaluation counts, confusion matrix). */
 void dist_sum_i64(int64_t *buf, size_t n);

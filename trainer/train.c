@@ -7,6 +7,9 @@
  *     flags, so that every rank takes the same branch;
  *   unless a flag is set: one gradient all-reduce (int64 sum), the mean
  *     gradient, and the SGD update with the schedule's learning rate.
+ * A stop signal (signals.h) on any rank sets stop_ranks: every rank then
+ * drops the step it computed, rank 0 checkpoints the state before it, and
+ * all return TRAIN_STOPPED; the resumed run recomputes that step.
  * Integer sums do not depend on their order, so the weights after any
  * number of steps are the same bits for every P that divides B/m. */
 #include "train.h"
@@ -26,6 +29,7 @@
 #include "hash.h"
 #include "loss.h"
 #include "shardnet_version.h"
+#include "signals.h"
 
 enum { EVAL_BATCH = 500 };
 
@@ -138,6 +142,14 @@ static void print_startup(const Trainer *t, const char *hosts)
            schedule_name(c->schedule), (long long)c->warmup, c->momentum, c->weight_decay,
            (unsigned long long)c->seed);
     printf("  config %s\n", text);
+    const char *job = getenv("SLURM_JOB_ID"), *restarts = getenv("SLURM_RESTART_COUNT");
+    if (job || restarts)
+        printf("  slurm job %s, SLURM_RESTART_COUNT %s\n", job ? job : "(unset)",
+               restarts ? restarts : "(unset: not requeued)");
+    if (c->timeout)
+        printf("  watchdog: a per-step all-reduce may take %lld s\n", (long long)c->timeout);
+    else
+        printf("  watchdog: off (--timeout 0)\n");
     fflush(stdout);
 }
 
@@ -240,14 +252,32 @@ static void log_progress(Trainer *t, const Control *ctl, double lr, int force)
         fprintf(stderr, "shardnet train: %s\n", base_error());
 }
 
-/* One global step.  TRAIN_OK, or TRAIN_FAILED on every rank. */
+/* One global step.  TRAIN_OK, TRAIN_FAILED, or TRAIN_STOPPED (the step was
+ * not taken) on every rank. */
 static int train_step(Trainer *t)
 {
     const Config *c = &t->cfg;
     Control ctl;
-    compute_gradients(t, &ctl);
-    dist_control_allreduce(&ctl);
     int64_t step = t->step + 1;
+    compute_gradients(t, &ctl);
+    if (c->stall_step == step && c->stall_rank == t->rank) {
+        /* test-only: --test-stall; nanosleep again after a signal. */
+        fprintf(stderr, "[rank %d] test: stalling %lld s before step %lld's control "
+                        "all-reduce\n", t->rank, (long long)c->stall_seconds, (long long)step);
+        struct timespec left = {(time_t)c->stall_seconds, 0};
+        while (nanosleep(&left, &left) < 0)
+            ;
+    }
+    int sig = signals_pending();
+    ctl.stop_ranks = sig ? 1 : 0;
+    dist_control_allreduce(&ctl, step);
+    if (ctl.stop_ranks) {
+        if (t->rank == 0)
+            fprintf(stderr, "shardnet train: stop requested (%s) on %lld rank(s); all ranks "
+                            "stop before step %lld\n", sig ? signals_name(sig) : "a signal",
+                    (long long)ctl.stop_ranks, (long long)step);
+        return TRAIN_STOPPED;
+    }
     if (ctl.nonfinite_ranks || ctl.overflow_ranks) {
         const char *what = ctl.nonfinite_ranks ? "a non-finite loss or gradient (NaN/Inf)"
                                                : "a gradient outside the fixed-point range";
@@ -269,7 +299,7 @@ static int train_step(Trainer *t)
         t->step_in_epoch++;
         return TRAIN_OK;
     }
-    dist_allreduce_grads(&t->reducer, t->mean_grads);
+    dist_allreduce_grads(&t->reducer, t->mean_grads, step);
     double lr = schedule_lr(&t->schedule, t->step);
     SgdConfig sgd = {(float)lr, (float)c->momentum, (float)c->weight_decay};
     sgd_step(&sgd, t->params, t->mean_grads, t->momentum, t->model.n_params);
@@ -340,6 +370,36 @@ static int64_t peak_memory(void)
     return kb < 0 ? -1 : (int64_t)kb * 1024;
 }
 
+/* All ranks agreed to stop: checkpoint the current state (rank 0 writes),
+ * then TRAIN_STOPPED - or TRAIN_FAILED when there is nothing to resume. */
+static int stop_with_checkpoint(Trainer *t)
+{
+    const Config *c = &t->cfg;
+    if (c->no_ckpt) {
+        if (t->rank == 0)
+            fprintf(stderr, "shardnet train: stopped at step %lld by a signal; no checkpoint "
+                            "(--no-ckpt), nothing to resume\n", (long long)t->step);
+        return TRAIN_FAILED;
+    }
+    OnCkptError saved = t->cfg.on_ckpt_error;
+    t->cfg.on_ckpt_error = CKPT_ERROR_STOP; /* exit 3 promises a checkpoint */
+    int status = checkpoint_save(t);
+    t->cfg.on_ckpt_error = saved;
+    if (status != TRAIN_OK) {
+        if (t->rank == 0)
+            fprintf(stderr, "shardnet train: stopped at step %lld by a signal, but the "
+                            "checkpoint failed (see above)\n", (long long)t->step);
+        return TRAIN_FAILED;
+    }
+    if (t->rank == 0) {
+        printf("stopped: at step %lld of %lld by a signal; checkpoint written; exit %d - run "
+               "again with --resume auto to continue\n",
+               (long long)t->step, (long long)t->total_steps, TRAIN_EXIT_STOPPED);
+        fflush(stdout);
+    }
+    return TRAIN_STOPPED;
+}
+
 int train_run(Trainer *t)
 {
     const Config *c = &t->cfg;
@@ -352,7 +412,10 @@ int train_run(Trainer *t)
         t->epoch_loss_sum = t->epoch_acc_sum = 0;
         t->epoch_steps = 0;
         while (t->step_in_epoch < t->steps_per_epoch) {
-            if (train_step(t) != TRAIN_OK)
+            int status = train_step(t);
+            if (status == TRAIN_STOPPED)
+                return stop_with_checkpoint(t);
+            if (status != TRAIN_OK)
                 return TRAIN_FAILED;
             if (!c->ckpt_every_epochs && t->step % c->ckpt_every == 0 &&
                 checkpoint_save(t) != TRAIN_OK)

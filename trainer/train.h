@@ -45,14 +45,18 @@ typedef struct {
     int64_t epoch_steps;
 } Trainer;
 
-/* Exit statuses of `shardnet train`, the same on every rank. */
-enum { TRAIN_OK = 0, TRAIN_FAILED = 1 };
+/* Outcomes of the loop, which are also the exit statuses of `shardnet
+ * train` (config.h), the same on every rank. */
+enum { TRAIN_OK = TRAIN_EXIT_OK, TRAIN_FAILED = TRAIN_EXIT_FAILED,
+       TRAIN_STOPPED = TRAIN_EXIT_STOPPED };
 
 /* Opens the data, builds the model, initialises the parameters from the
  * seed, checks that all ranks agree, prints the start-up block.  Returns 0 or
  * -1 (message already printed by rank 0; every rank returns -1). */
 int train_setup(Trainer *t, const Config *cfg);
-/* Runs the remaining epochs; TRAIN_OK or TRAIN_FAILED on every rank. */
+/* Runs the remaining epochs; TRAIN_OK, TRAIN_FAILED, or TRAIN_STOPPED (a
+ * stop signal reached some rank: all ranks stopped at the same step
+ * boundary and rank 0 wrote a checkpoint) on every rank. */
 int train_run(Trainer *t);
 void train_free(Trainer *t);
 
