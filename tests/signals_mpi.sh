@@ -66,7 +66,7 @@ bg=$!
 if wait_file "$dir/usr1/ckpt-00000040.h5" 60; then kill -USR1 "$bg"; fi
 wait_bounded "$bg" 120
 step=$(sed -n 's/^stopped: at step \([0-9]*\) of 600 by a signal; checkpoint written; exit 3.*/\1/p' "$dir/usr1.out")
-if [[ $rc -eq 3 && -n $step && $step -lt 600 ]] && grep -q 'stop requested (SIGUSR1) on 2 rank(s)' "$dir/usr1.err" \
+if [[ $rc -eq 3 && -n $step && $step -lt 600 ]] && grep -Eq 'stop requested \((SIGUSR1|a signal)\) on [12] rank\(s\)' "$dir/usr1.err" \
    && ! grep -q '^done:' "$dir/usr1.out"; then
   pass "SIGUSR1 via mpirun: all ranks stop at step $step, exit 3"
 else
