@@ -1,6 +1,6 @@
 /* export.h - what both exports (ONNX, safetensors) are made from: a verified
  * checkpoint, its tensors as little-endian float32 bytes, the metadata, and
- * the golden batch that proves the file (see docs-export.md).
+ * the golden batch that proves the file (see README.md).
  *
  * export_source_load reads and verifies the checkpoint (ckpt_read), hashes
  * the checkpoint file and the exported tensors, reads the first
@@ -77,7 +77,7 @@ typedef struct {
 
 #define EXPORT_META_MAX 16
 
-/* The metadata both formats carry (keys "shardnet.*", see docs-export.md),
+/* The metadata both formats carry (keys "shardnet.*", see README.md),
  * values as text (JSON where structured).  *n entries into meta. */
 int export_metadata(const ExportSource *s, ExportMeta meta[EXPORT_META_MAX], size_t *n);
 void export_metadata_free(ExportMeta *meta, size_t n);

@@ -6,7 +6,7 @@
 # lives in a namespace of its own; the addresses are in 10.213.77.0/24, which
 # exists only inside these namespaces: no traffic leaves them.  mpirun runs in
 # a head namespace and starts its daemons through an ssh replacement that
-# enters the host's namespace.  The MPI settings are the ones docs-cluster.md
+# enters the host's namespace.  The MPI settings are the ones README.md
 # documents (TCP between hosts, oob keepalive 5/2/3 for fast failure).
 #   - 2 hosts x 1 rank, 2 hosts x 2 ranks, 3 hosts x 1 rank: the SAME final
 #     weights as a plain single-host mpirun with the same B and m; rank 0's
@@ -199,7 +199,7 @@ fi
 # (2) --timeout 5, below the keepalive: the watchdog fires first and names
 # the late rank, and MPI_Abort must reach h2's daemon over a dead link: that
 # waits on TCP retransmission (net.ipv4.tcp_retries2, default 15: many
-# minutes), so these namespaces give up after 3 retries (docs-cluster.md).
+# minutes), so these namespaces give up after 3 retries (README.md).
 for h in hd h1 h2; do ip netns exec "$pre$h" sysctl -qw net.ipv4.tcp_retries2=3; done
 cut cut-watchdog 5
 if [[ $rc -ne 0 ]] && awk -v t="$took" 'BEGIN { exit !(t <= 30) }' \

@@ -26,7 +26,7 @@ static void export_usage(FILE *out)
             "  safetensors  the learnable tensors under the nn.Sequential keys 0.weight..11.bias\n"
             "Both carry metadata (classes, input normalisation, source checkpoint digest) and\n"
             "the golden batch: the first %d test images and shardnet's logits for them.\n"
-            "See docs-export.md.\n\n"
+            "See README.md.\n\n"
             "  --format F    onnx or safetensors (required)\n"
             "  --out FILE    output file (default: CHECKPOINT with .onnx / .safetensors)\n"
             "  --data FILE   HDF5 dataset for the golden batch (default data/fashion-mnist.h5)\n"

@@ -100,7 +100,7 @@ void config_usage(FILE *out)
         "  --on-ckpt-error stop|warn  a failed checkpoint write stops training, or is\n"
         "                         reported and training goes on (stop)\n"
         "  --no-ckpt              write no checkpoints\n"
-        "\nclusters (see docs-cluster.md):\n"
+        "\nclusters (see README.md):\n"
         "  --timeout SECONDS      hang watchdog: when a per-step all-reduce has not\n"
         "                         completed after SECONDS, name the late ranks, the step\n"
         "                         and the collective, and abort all ranks (exit 4);\n"

@@ -1,5 +1,5 @@
 /* metrics.h - what rank 0 reports: the JSON-lines file of --metrics and the
- * fixed-width progress line.  The schema is documented in docs-train.md.
+ * fixed-width progress line.  The schema is documented in README.md.
  *
  * Only rank 0 opens a Metrics; each record is one line, flushed at once so a
  * run that dies leaves every line written before it.  Non-finite numbers are
