@@ -55,13 +55,13 @@ row "peak memory per rank, P=2" "$(peak_mb "$out/p2") MB" "VmHWM, printed by sha
 
 if [ $quick -eq 0 ]; then
   echo "bench: accuracy, 10 epochs at P=2 (about a minute each)" >&2
-  "${mpi[@]}" -np 2 "$bin" train --quiet --ckpt-dir "$out/classic" >"$out/classic"
+  "${mpi[@]}" -np 2 "$bin" train --quiet --ckpt-dir "$out/classic-ckpt" >"$out/classic"
   row "classic, textbook defaults, 10 epochs, P=2" "test acc $(test_acc "$out/classic")" "mpirun -np 2 shardnet train (lr 0.9, batch 256)"
   modern=(--arch modern --lr 0.2 --momentum 0.9 --schedule cosine --warmup 200 --normalize)
   "${mpi[@]}" -np 2 "$bin" train --quiet "${modern[@]}" --no-ckpt >"$out/modern"
   row "modern, tuned, 10 epochs, P=2" "test acc $(test_acc "$out/modern")" "mpirun -np 2 shardnet train ${modern[*]}"
   echo "bench: inference" >&2
-  ckpt=$out/classic/$(cat "$out/classic/latest")
+  ckpt=$out/classic-ckpt/$(cat "$out/classic-ckpt/latest")
   "${mpi[@]}" -np 2 "$bin" eval "$ckpt" >"$out/eval"
   rate=$(sed -n 's/^inference: .* s, \([0-9]*\) img\/s.*/\1/p' "$out/eval")
   row "inference, test set, P=2" "$rate img/s" "mpirun -np 2 shardnet eval CHECKPOINT"
