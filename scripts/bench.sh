@@ -40,7 +40,7 @@ for arch in classic modern; do
   row "LeNet $arch step, 1 core, batch 128" "$rate img/s" "OMP_NUM_THREADS=1 shardnet bench --arch $arch --batch 128 --steps 300"
 done
 
-train=(train --epochs 4 --no-eval --no-ckpt --quiet)
+train=(train --epochs 4 --no-eval --no-ckpt --log-every 1000000)
 echo "bench: training throughput" >&2
 "${mpi[@]}" -np 1 "$bin" "${train[@]}" >"$out/p1"
 "${mpi[@]}" -np 2 "$bin" "${train[@]}" >"$out/p2"
@@ -79,7 +79,7 @@ if /usr/bin/python3 -c 'import torch, h5py' 2>/dev/null; then
     rate=$(sed -n 's/^torch: \([0-9]*\) img\/s.*/\1/p' <<<"$line")
     if [ "${rate:-0}" -gt "$best" ]; then best=$rate best_line=$line; fi
   done
-  row "PyTorch LeNet classic, B=256, best of $(nproc) and 1 threads" "$best img/s" "scripts/torch_lenet.py data/fashion-mnist.h5 (${best_line#torch: $best img/s })"
+  row "PyTorch LeNet classic, B=256, best of $(nproc) and 1 threads" "$best img/s" "scripts/torch_lenet.py data/fashion-mnist.h5 ${best_line#torch: $best img/s }"
   row "shardnet P=2 / PyTorch" "$(awk -v a="$r2" -v b="$best" 'BEGIN { printf "%.2fx", a / b }')" "from the rows above"
 else
   row "PyTorch comparison" "skipped" "apt-get install python3-torch python3-h5py, then run again"

@@ -16,7 +16,7 @@ enum {
     OPT_WD, OPT_SCHEDULE, OPT_STEP_SIZE, OPT_GAMMA, OPT_WARMUP, OPT_SEED, OPT_REDUCE,
     OPT_NONFINITE, OPT_LOG_EVERY, OPT_METRICS, OPT_QUIET, OPT_LIMIT, OPT_EVAL, OPT_NO_EVAL,
     OPT_THREADS, OPT_INJECT, OPT_NORMALIZE, OPT_CKPT_DIR, OPT_CKPT_EVERY, OPT_KEEP, OPT_RESUME,
-    OPT_ON_CKPT_ERROR, OPT_NO_CKPT, OPT_CKPT_DELAY, OPT_TIMEOUT, OPT_STALL,
+    OPT_ON_CKPT_ERROR, OPT_NO_CKPT, OPT_CKPT_DELAY, OPT_TIMEOUT, OPT_STALL, OPT_SCALING, OPT_BASELINE,
 };
 
 static const struct option long_options[] = {
@@ -53,6 +53,8 @@ static const struct option long_options[] = {
     {"test-ckpt-delay", required_argument, NULL, OPT_CKPT_DELAY},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"test-stall", required_argument, NULL, OPT_STALL},
+    {"scaling-report", required_argument, NULL, OPT_SCALING},
+    {"scaling-baseline", required_argument, NULL, OPT_BASELINE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -105,6 +107,11 @@ void config_usage(FILE *out)
         "                         completed after SECONDS, name the late ranks, the step\n"
         "                         and the collective, and abort all ranks (exit 4);\n"
         "                         0 = off (%d)\n"
+        "  --scaling-report PREFIX  write PREFIX.md and PREFIX.json: per-rank compute,\n"
+        "                         wait and all-reduce time, bytes reduced, bandwidth,\n"
+        "                         img/s\n"
+        "  --scaling-baseline FILE  the .json of a P=1 --scaling-report run: adds the\n"
+        "                         speedup and efficiency against it\n"
         "  SIGUSR1 or SIGTERM     stop at the next step on every rank; rank 0 writes a\n"
         "                         checkpoint; exit 3 (run again with --resume auto)\n"
         "\nexit status: 0 done, 1 failed, 2 usage error or mismatched launch (MPI world\n"
@@ -374,6 +381,16 @@ int config_parse(Config *cfg, int argc, char **argv)
         case OPT_INJECT: rc = parse_inject(arg, cfg); break;
         case OPT_TIMEOUT: rc = parse_int("--timeout", arg, 0, 7 * 86400, &cfg->timeout); break;
         case OPT_STALL: rc = parse_stall(arg, cfg); break;
+        case OPT_SCALING:
+            if (!*arg)
+                return base_error_set("--scaling-report: empty file prefix");
+            cfg->scaling_report = arg;
+            break;
+        case OPT_BASELINE:
+            if (!*arg)
+                return base_error_set("--scaling-baseline: empty file name");
+            cfg->scaling_baseline = arg;
+            break;
         case 'h': return 1;
         case ':':
             return base_error_set("%s: missing value", argv[optind - 1]);

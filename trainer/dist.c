@@ -262,6 +262,13 @@ void dist_max_i64(int64_t *buf, size_t n)
     MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD));
 }
 
+void dist_gather_bytes(const void *mine, size_t n, void *all)
+{
+    if (n > INT32_MAX)
+        die("dist_gather_bytes: %zu bytes are too many for one MPI call", n);
+    MPI_CHECK(MPI_Gather(mine, (int)n, MPI_BYTE, all, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD));
+}
+
 void dist_broadcast(void *buf, size_t bytes, int root)
 {
     char *p = buf;

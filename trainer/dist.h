@@ -68,6 +68,9 @@ void dist_sum_i64(int64_t *buf, size_t n);
 void dist_max_f64(double *value);
 /* Maximum of n int64 over all ranks, in place. */
 void dist_max_i64(int64_t *buf, size_t n);
+/* Every rank's n bytes to rank 0, in rank order into all (P * n bytes;
+ * only rank 0's all is written). */
+void dist_gather_bytes(const void *mine, size_t n, void *all);
 /* Rank root's bytes to every rank, in place. */
 void dist_broadcast(void *buf, size_t bytes, int root);
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <oneapi/dnnl/dnnl_debug.h>
 
@@ -259,7 +260,10 @@ static int train_step(Trainer *t)
     const Config *c = &t->cfg;
     Control ctl;
     int64_t step = t->step + 1;
+    double t0 = wall_now();
     compute_gradients(t, &ctl);
+    double t1 = wall_now();
+    t->timing.compute_s += t1 - t0;
     if (c->stall_step == step && c->stall_rank == t->rank) {
         /* test-only: --test-stall; nanosleep again after a signal. */
         fprintf(stderr, "[rank %d] test: stalling %lld s before step %lld's control "
@@ -271,6 +275,8 @@ static int train_step(Trainer *t)
     int sig = signals_pending();
     ctl.stop_ranks = sig ? 1 : 0;
     dist_control_allreduce(&ctl, step);
+    double t2 = wall_now();
+    t->timing.wait_s += t2 - t1;
     if (ctl.stop_ranks) {
         if (t->rank == 0)
             fprintf(stderr, "shardnet train: stop requested (%s) on %lld rank(s); all ranks "
@@ -300,9 +306,15 @@ static int train_step(Trainer *t)
         return TRAIN_OK;
     }
     dist_allreduce_grads(&t->reducer, t->mean_grads, step);
+    double t3 = wall_now();
     double lr = schedule_lr(&t->schedule, t->step);
     SgdConfig sgd = {(float)lr, (float)c->momentum, (float)c->weight_decay};
     sgd_step(&sgd, t->params, t->mean_grads, t->momentum, t->model.n_params);
+    t->timing.allreduce_s += t3 - t2;
+    t->timing.update_s += wall_now() - t3;
+    t->timing.steps++;
+    t->timing.bytes += (int64_t)(gradred_buffer_len(&t->reducer) *
+                                 (c->reduce == REDUCE_EXACT ? sizeof(int64_t) : sizeof(float)));
     t->step = step;
     t->step_in_epoch++;
     t->epoch_loss_sum += control_mean_loss(&ctl);
@@ -370,6 +382,39 @@ static int64_t peak_memory(void)
     return kb < 0 ? -1 : (int64_t)kb * 1024;
 }
 
+/* --scaling-report: rank 0 gathers every rank's timing and host and writes
+ * the report (collective). */
+static void write_scaling_report(const Trainer *t)
+{
+    const Config *c = &t->cfg;
+    RankTiming *all = xcalloc((size_t)t->size, sizeof *all);
+    char (*names)[64] = xcalloc((size_t)t->size, sizeof *names);
+    char mine[64] = "";
+    gethostname(mine, sizeof mine - 1);
+    dist_gather_bytes(&t->timing, sizeof t->timing, all);
+    dist_gather_bytes(mine, sizeof mine, names);
+    if (t->rank == 0) {
+        const char **hosts = xcalloc((size_t)t->size, sizeof *hosts);
+        for (int i = 0; i < t->size; i++)
+            hosts[i] = names[i];
+        const RankTiming *r0 = &all[0];
+        ScalingReport r = {t->size, all, hosts,
+                           r0->compute_s + r0->wait_s + r0->allreduce_s + r0->update_s,
+                           r0->steps * c->batch, c->batch, c->micro_batch,
+                           config_reduce_name(c->reduce), 0.0};
+        if (c->scaling_baseline && scaling_read_baseline(c->scaling_baseline,
+                                                         &r.baseline_img_per_s) < 0)
+            fprintf(stderr, "shardnet train: %s; the report has no efficiency\n", base_error());
+        if (scaling_write(c->scaling_report, &r) < 0)
+            fprintf(stderr, "shardnet train: scaling report: %s\n", base_error());
+        else
+            printf("scaling report: %s.md, %s.json\n", c->scaling_report, c->scaling_report);
+        free(hosts);
+    }
+    free(all);
+    free(names);
+}
+
 /* All ranks agreed to stop: checkpoint the current state (rank 0 writes),
  * then TRAIN_STOPPED - or TRAIN_FAILED when there is nothing to resume. */
 static int stop_with_checkpoint(Trainer *t)
@@ -433,6 +478,8 @@ int train_run(Trainer *t)
     Agreement agree[] = {{"final parameter hash", final_hash}};
     if (dist_check_agreement(agree, 1) < 0)
         return TRAIN_FAILED;
+    if (c->scaling_report)
+        write_scaling_report(t);
     int64_t peak = peak_memory();
     dist_max_i64(&peak, 1);
     if (t->rank == 0) {

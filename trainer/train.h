@@ -17,6 +17,7 @@
 #include "lenet.h"
 #include "loader.h"
 #include "metrics.h"
+#include "scaling.h"
 #include "schedule.h"
 #include "sgd.h"
 
@@ -43,6 +44,7 @@ typedef struct {
     int64_t log_step;
     double epoch_loss_sum, epoch_acc_sum; /* per-step means summed over the epoch */
     int64_t epoch_steps;
+    RankTiming timing;       /* this rank's step time by phase (--scaling-report) */
 } Trainer;
 
 /* Outcomes of the loop, which are also the exit statuses of `shardnet
