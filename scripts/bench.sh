@@ -4,7 +4,9 @@
 # slow machine).
 #   op level     `shardnet bench`: one process, one thread, batch 128
 #   training     P=1 and P=2 (exact), P=2 --reduce float: img/s, s/epoch,
-#                scaling, exact vs float, peak memory per rank
+#                scaling, exact vs float, peak memory per rank (epochs 2-4
+#                of a 4-epoch run; best of 3 runs, since a shared machine's
+#                figures swing by 2x from run to run)
 #   accuracy     10 epochs at P=2: classic with the textbook's defaults, and
 #                modern with a tuned learning rate (skipped with --quick)
 #   inference    `shardnet eval` of the test set at P=2
@@ -33,18 +35,33 @@ epoch_secs() { awk '/^epoch [0-9]+\/[0-9]+:/ { n++; if (n > 1) { for (i = 1; i <
 peak_mb() { sed -n 's/^peak memory per rank: \([0-9.]*\) MB.*/\1/p' "$1"; }
 test_acc() { awk '/^epoch [0-9]+\/[0-9]+:/ { for (i = 1; i <= NF; i++) if ($i == "test") a = $(i+4) } END { print a }' "$1" | tr -d ','; }
 
-echo "bench: op level (shardnet bench, 1 thread, batch 128)" >&2
+echo "bench: op level (shardnet bench, 1 thread, batch 128, best of 3)" >&2
 for arch in classic modern; do
-  OMP_NUM_THREADS=1 "$bin" bench --arch $arch --batch 128 --steps 300 >"$out/op-$arch"
-  rate=$(sed -n 's/.*: \([0-9]*\) img\/s.*/\1/p' "$out/op-$arch")
+  rate=0
+  for i in 1 2 3; do
+    OMP_NUM_THREADS=1 "$bin" bench --arch $arch --batch 128 --steps 300 >"$out/op-$arch"
+    r=$(sed -n 's/.*: \([0-9]*\) img\/s.*/\1/p' "$out/op-$arch")
+    [ "$r" -gt "$rate" ] && rate=$r
+  done
   row "LeNet $arch step, 1 core, batch 128" "$rate img/s" "OMP_NUM_THREADS=1 shardnet bench --arch $arch --batch 128 --steps 300"
 done
 
 train=(train --epochs 4 --no-eval --no-ckpt --log-every 1000000)
-echo "bench: training throughput" >&2
-"${mpi[@]}" -np 1 "$bin" "${train[@]}" >"$out/p1"
-"${mpi[@]}" -np 2 "$bin" "${train[@]}" >"$out/p2"
-"${mpi[@]}" -np 2 "$bin" "${train[@]}" --reduce float >"$out/p2f"
+echo "bench: training throughput (each configuration 3 times, the best run counts)" >&2
+# best_of NAME NP ARGS...: runs 3 times; $out/NAME is the fastest run's output.
+best_of() {
+  local name=$1 np=$2 best=0
+  shift 2
+  for i in 1 2 3; do
+    "${mpi[@]}" -np "$np" "$bin" "$@" >"$out/$name.$i"
+    local r
+    r=$(epoch_rate "$out/$name.$i")
+    if [ "$r" -gt "$best" ]; then best=$r; cp "$out/$name.$i" "$out/$name"; fi
+  done
+}
+best_of p1 1 "${train[@]}"
+best_of p2 2 "${train[@]}"
+best_of p2f 2 "${train[@]}" --reduce float
 r1=$(epoch_rate "$out/p1") r2=$(epoch_rate "$out/p2") r2f=$(epoch_rate "$out/p2f")
 row "train P=1, B=256, exact" "$r1 img/s, $(epoch_secs "$out/p1") s/epoch" "mpirun -np 1 shardnet ${train[*]}"
 row "train P=2, B=256, exact" "$r2 img/s, $(epoch_secs "$out/p2") s/epoch" "mpirun -np 2 shardnet ${train[*]}"
@@ -52,7 +69,12 @@ row "train P=2, B=256, --reduce float" "$r2f img/s, $(epoch_secs "$out/p2f") s/e
 row "scaling P=2 / P=1 (exact)" "$(awk -v a="$r2" -v b="$r1" 'BEGIN { printf "%.2fx", a / b }')" "from the two rows above"
 row "exact / float at P=2" "$(awk -v a="$r2" -v b="$r2f" 'BEGIN { printf "%.3f", a / b }')" "from the two rows above"
 row "peak memory per rank, P=2" "$(peak_mb "$out/p2") MB" "VmHWM, printed by shardnet train"
-
+# LeNet on 1x28x28: forward 833,040 FLOP an image (conv1 235,200, conv2 480,000,
+# fc 117,840); training = forward + backward-weights + backward-data without
+# conv1's = 2,263,920 FLOP an image.  Peak: the FP32 FMA peak measured on this
+# kind of machine, ~121 GFLOP/s per core (PEAK_GFLOPS_PER_CORE overrides).
+peak=${PEAK_GFLOPS_PER_CORE:-121}
+row "achieved, P=2 training" "$(awk -v r="$r2" -v p="$peak" -v c="$(nproc)" 'BEGIN { f = r * 2263920 / 1e9; printf "%.1f GFLOP/s, %.1f%% of peak", f, 100 * f / (c * p) }')" "2.26 MFLOP an image; peak $(nproc) x $peak GFLOP/s"
 if [ $quick -eq 0 ]; then
   echo "bench: accuracy, 10 epochs at P=2 (about a minute each)" >&2
   "${mpi[@]}" -np 2 "$bin" train --quiet --ckpt-dir "$out/classic-ckpt" >"$out/classic"

@@ -84,6 +84,23 @@ else
   fail "learning run: exit $rc"; show learn
 fi
 
+# --scaling-report at P=1, then at P=2 against it.
+run scale-1 1 "${short[@]}" --epochs 1 --scaling-report "$dir/scale1"
+run scale-2 2 "${short[@]}" --epochs 1 --scaling-report "$dir/scale2" --scaling-baseline "$dir/scale1.json"
+if [[ $rc -eq 0 ]] && python3 - "$dir/scale1.json" "$dir/scale2.json" <<'PY'
+import json, sys
+one, two = (json.load(open(p)) for p in sys.argv[1:])
+assert one["ranks"] == 1 and two["ranks"] == 2, (one["ranks"], two["ranks"])
+assert len(two["per_rank"]) == 2 and all(r["steps"] == 50 for r in two["per_rank"])
+assert all(r["bytes"] == 50 * (61706 + 1) * 8 for r in two["per_rank"]), two["per_rank"]
+assert two["baseline_img_per_s"] == one["img_per_s"] and abs(two["efficiency"] - two["img_per_s"] / (2 * one["img_per_s"])) < 1e-3
+PY
+then
+  pass "--scaling-report: per-rank figures, bytes reduced, efficiency against P=1 ($(grep -o 'efficiency [0-9.]*%' "$dir/scale2.md"))"
+else
+  fail "--scaling-report: exit $rc"; show scale-2; cat "$dir/scale2.json" 2>/dev/null
+fi
+
 # A NaN in rank 1's gradient at step 5: all ranks stop, or all skip it.
 run nan-stop 2 "${short[@]}" --epochs 1 --inject-nonfinite 5:1
 if [[ $rc -ne 0 ]] && grep -q 'step 5 (epoch 1): a non-finite loss or gradient (NaN/Inf) on 1 rank(s); all ranks stop' "$dir/nan-stop.err" \
