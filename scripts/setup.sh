@@ -9,7 +9,8 @@
 # --test (used by scripts/test.sh) also installs TEST_PACKAGES.
 set -euo pipefail
 
-# The one list of Debian packages shardnet needs to build, test and run.
+# The one list of Debian packages shardnet needs to build, run and test
+# (python3 for the test scripts is part of Debian's base system).
 PACKAGES=(
   build-essential meson ninja-build pkg-config cmake
   libopenmpi-dev openmpi-bin
@@ -22,14 +23,15 @@ PACKAGES=(
 # Cluster use: Slurm (batch script, srun --mpi=pmix) and munge for its auth.
 PACKAGES+=(slurm-client slurmctld slurmd munge iproute2)
 
-# Only for the tests: the runtimes that prove the exports (suite 'export').
-# Run by /usr/bin/python3 (Debian's, not a pyenv python).  python3-torch is
+# Only for the tests: the runtimes that prove the exports (suite 'export'),
+# matplotlib for scripts/plot.py (suite 'mpi'), h5py for scripts/bench.sh's
+# PyTorch comparison (scripts/torch_lenet.py).  Run by /usr/bin/python3 (Debian's, not a pyenv python).  python3-torch is
 # large (~800 MB installed).  onnxruntime itself comes from npm, pinned in
 # package-lock.json (tests/export.sh runs `npm ci --ignore-scripts`); node and
 # npm are taken as found when present (e.g. NodeSource's Node 20), else
 # Debian's nodejs + npm are installed.
 TEST_PACKAGES=(
-  python3-onnx python3-torch
+  python3-onnx python3-torch python3-matplotlib python3-h5py
 )
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

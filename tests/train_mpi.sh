@@ -84,6 +84,23 @@ else
   fail "learning run: exit $rc"; show learn
 fi
 
+# scripts/plot.py draws the learning run's curves as a PNG.
+plot=$(cd "$(dirname "$0")/.." && pwd)/scripts/plot.py
+if /usr/bin/python3 "$plot" "$dir/learn.jsonl" --out "$dir/curves.png" >"$dir/plot.out" 2>&1 \
+   && [[ $(head -c 8 "$dir/curves.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] \
+   && grep -q 'wrote .*curves.png (2 epochs' "$dir/plot.out"; then
+  pass "plot.py draws the curves as a PNG ($(stat -c %s "$dir/curves.png") bytes)"
+else
+  fail "plot.py"; cat "$dir/plot.out"
+fi
+echo '{"type": "start", "world_size": 1}' >"$dir/empty.jsonl"
+if ! /usr/bin/python3 "$plot" "$dir/empty.jsonl" --out "$dir/none.png" 2>"$dir/plot.err" \
+   && grep -q 'has no epoch records' "$dir/plot.err" && [[ ! -e $dir/none.png ]]; then
+  pass "plot.py refuses a metrics file without epochs"
+else
+  fail "plot.py on a file without epochs"; cat "$dir/plot.err"
+fi
+
 # --scaling-report at P=1, then at P=2 against it.
 run scale-1 1 "${short[@]}" --epochs 1 --scaling-report "$dir/scale1"
 run scale-2 2 "${short[@]}" --epochs 1 --scaling-report "$dir/scale2" --scaling-baseline "$dir/scale1.json"

@@ -34,6 +34,15 @@ static void abort_world(int status)
     exit(status ? status : 1); /* MPI_Abort should not return */
 }
 
+void dist_library_version(char *out, size_t cap)
+{
+    char text[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+    int len = 0;
+    MPI_Get_library_version(text, &len); /* one of the calls allowed before MPI_Init */
+    text[strcspn(text, ",\n")] = '\0';  /* "Open MPI v4.1.4, package: ..." -> first part */
+    snprintf(out, cap, "%s", text);
+}
+
 const char *dist_error_string(int err)
 {
     static char text[MPI_MAX_ERROR_STRING + 32];

@@ -32,6 +32,8 @@ void dist_init(int *argc, char ***argv);
 void dist_finalize(void);
 int dist_rank(void);
 int dist_size(void);
+/* The MPI library's name and version, one line (callable before dist_init). */
+void dist_library_version(char *out, size_t cap);
 /* The text of an MPI error code (static buffer). */
 const char *dist_error_string(int err);
 

@@ -3,6 +3,9 @@
 #include "gradred.h"
 
 #include <math.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +19,21 @@ int gradred_bound_bits(size_t terms)
     return 31 - c;
 }
 
+/* round(g * 2^32) to nearest, ties to even, for |g| within the bound.
+ * g * 2^32 is exact in double (a power-of-two scaling), so only the final
+ * rounding rounds; on x86-64 one cvtsd2si does it in the default MXCSR
+ * rounding mode (nearest-even), the same as llrint but without a libm call
+ * per element (which cost ~10 ns, 0.6 ms per LeNet gradient). */
+static inline int64_t fixed_round(float g)
+{
+    double x = (double)g * 0x1p32;
+#if defined(__x86_64__)
+    return _mm_cvtsd_si64(_mm_set_sd(x));
+#else
+    return llrint(x);
+#endif
+}
+
 int gradred_to_fixed(float g, int bound_bits, int64_t *out)
 {
     if (!isfinite(g))
@@ -23,16 +41,16 @@ int gradred_to_fixed(float g, int bound_bits, int64_t *out)
     /* Compare the float itself with a power of two: exact.  A float below
      * 2^bound_bits scaled by 2^32 is an exact double below 2^(63-c); its
      * float spacing there is >= 2^(39-c) >= 1, so it is an integer and
-     * llrint cannot overflow. */
+     * the conversion cannot overflow. */
     if (!(fabsf(g) < ldexpf(1.0f, bound_bits)))
         return GRADRED_OVERFLOW;
-    *out = llrint(ldexp((double)g, GRADRED_SCALE_BITS));
+    *out = fixed_round(g);
     return GRADRED_OK;
 }
 
 float gradred_from_fixed(int64_t sum, double count)
 {
-    double total = ldexp((double)sum, -GRADRED_SCALE_BITS);
+    double total = (double)sum * 0x1p-32; /* exact: a power-of-two scaling */
     double mean = total / count;
     return (float)mean;
 }
@@ -107,12 +125,14 @@ int gradred_add(GradReducer *r, const float *grad)
         r->added++;
         return GRADRED_OK;
     }
+    /* One comparison per element: NaN fails it too; the slow path only
+     * classifies the failure for the message. */
+    const float bound = ldexpf(1.0f, r->bound_bits);
     for (size_t i = 0; i < r->n; i++) {
-        int64_t v;
-        int s = gradred_to_fixed(grad[i], r->bound_bits, &v);
-        if (s != GRADRED_OK)
-            return add_failed(r, s, i, grad[i]);
-        r->acc[i] += v;
+        float g = grad[i];
+        if (!(fabsf(g) < bound))
+            return add_failed(r, isfinite(g) ? GRADRED_OVERFLOW : GRADRED_NONFINITE, i, g);
+        r->acc[i] += fixed_round(g);
     }
     r->acc[r->n] += 1;
     r->added++;

@@ -6,7 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <hdf5.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+
 #include "commands.h"
+#include "dist.h"
 #include "shardnet_version.h"
 
 typedef struct {
@@ -35,6 +40,21 @@ static void usage(FILE *out)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
 
+/* shardnet's version and the versions of the libraries it runs on. */
+static void print_versions(void)
+{
+    const dnnl_version_t *d = dnnl_version();
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    char mpi[256];
+    dist_library_version(mpi, sizeof mpi);
+    printf("shardnet %s\n", SHARDNET_VERSION);
+    printf("oneDNN %d.%d.%d (%s, CPU ISA %s)\n", d->major, d->minor, d->patch, d->hash,
+           dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
+    printf("HDF5 %u.%u.%u\n", maj, min, rel);
+    printf("MPI: %s\n", mpi);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -46,7 +66,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("shardnet %s\n", SHARDNET_VERSION);
+        print_versions();
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
