@@ -49,7 +49,7 @@ static void print_versions(void)
     char mpi[256];
     dist_library_version(mpi, sizeof mpi);
     printf("shardnet %s\n", SHARDNET_VERSION);
-    printf("oneDNN %d.%d.%d (%s, CPU ISA %s)\n", d->major, d->minor, d->patch, d->hash,
+    printf("oneDNN %d.%d.%d (CPU ISA %s)\n", d->major, d->minor, d->patch,
            dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
     printf("HDF5 %u.%u.%u\n", maj, min, rel);
     printf("MPI: %s\n", mpi);
