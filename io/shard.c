@@ -3,6 +3,7 @@
 #include "shard.h"
 
 #include "base.h"
+#include "rng.h"
 
 int shard_init(Shard *s, size_t n, size_t batch, size_t micro, int ranks, int rank)
 {
@@ -31,38 +32,13 @@ int shard_init(Shard *s, size_t n, size_t batch, size_t micro, int ranks, int ra
     return 0;
 }
 
-uint64_t shard_mix(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-uint64_t shard_next(uint64_t *state)
-{
-    *state += UINT64_C(0x9E3779B97F4A7C15);
-    return shard_mix(*state);
-}
-
-/* Rejecting the lowest 2^64 mod k values leaves a whole number of copies of
- * [0, k), so x mod k is exactly uniform. */
-uint64_t shard_below(uint64_t *state, uint64_t k)
-{
-    uint64_t threshold = (0 - k) % k;
-    uint64_t x;
-    do
-        x = shard_next(state);
-    while (x < threshold);
-    return x % k;
-}
-
 void shard_permutation(uint64_t seed, uint64_t epoch, size_t n, uint32_t *perm)
 {
-    uint64_t state = shard_mix(shard_mix(seed) ^ epoch);
+    Rng rng = {rng_mix(rng_mix(seed) ^ epoch)};
     for (size_t i = 0; i < n; i++)
         perm[i] = (uint32_t)i;
     for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)shard_below(&state, i);
+        size_t j = (size_t)rng_below(&rng, i);
         uint32_t t = perm[i - 1];
         perm[i - 1] = perm[j];
         perm[j] = t;

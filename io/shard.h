@@ -11,7 +11,8 @@
  *               z = (z ^ (z >> 27)) * 0x94D049BB133111EB
  *               return z ^ (z >> 31)                    (all uint64, mod 2^64)
  *      state  = mix(mix(seed) ^ e)
- *      next() = { state += 0x9E3779B97F4A7C15; return mix(state); }  (SplitMix64)
+ *      next() = { state += 0x9E3779B97F4A7C15; return mix(state); }  (SplitMix64,
+ *               ops/rng.h: rng_mix, rng_next, rng_below)
  *      below(k) = unbiased draw in [0, k): t = (2^64 - k) mod k;
  *                 repeat x = next() until x >= t; return x mod k
  *      perm[i] = i for all i
@@ -67,10 +68,5 @@ size_t shard_position(const Shard *s, size_t step, size_t k, size_t j);
 
 /* This rank's contiguous share [*first, *first + *count) of n test samples. */
 void shard_eval_range(size_t n, int ranks, int rank, size_t *first, size_t *count);
-
-/* The SplitMix64 pieces of contract 1, exposed for tests and re-implementations. */
-uint64_t shard_mix(uint64_t z);
-uint64_t shard_next(uint64_t *state);
-uint64_t shard_below(uint64_t *state, uint64_t k);
 
 #endif

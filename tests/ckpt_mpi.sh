@@ -25,11 +25,7 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "ok: $*"; }
-fail() { failed=$((failed + 1)); echo "FAILED: $*"; }
-show() { sed 's/^/    | /' "$dir/$1.out" "$dir/$1.err" | tail -20; }
-final_hash() { sed -n 's/^done: .*final parameter hash \(0x[0-9a-f]*\)$/\1/p' "$dir/$1.out"; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 common=(--data "$dir/fm.h5" --limit 3200 --batch 64 --micro-batch 16 --epochs 3 --no-eval --quiet)
 # run NAME NP ARGS...  (NP 0: no mpirun, a singleton)
@@ -181,5 +177,4 @@ else
   fail "eval at P=1 vs P=2 (accuracy '$acc')"; show eval-1; show eval-2
 fi
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -32,10 +32,7 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "ok: $*"; }
-fail() { failed=$((failed + 1)); echo "FAILED: $*"; }
-show() { sed 's/^/    | /' "$dir/$1.out" "$dir/$1.err" | tail -15; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # run NAME CMD...: output in $dir/NAME.{out,err}, status in $rc
 run() {
   local name=$1

@@ -41,11 +41,7 @@ teardown() {
   rm -rf "$dir"
 }
 trap teardown EXIT
-passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "ok: $*"; }
-fail() { failed=$((failed + 1)); echo "FAILED: $*"; }
-show() { sed 's/^/    | /' "$dir/$1.out" "$dir/$1.err" | grep -v '^    |   config' | tail -25; }
-final_hash() { sed -n 's/^done: .*final parameter hash \(0x[0-9a-f]*\)$/\1/p' "$dir/$1.out"; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # The simulated network: bridge namespace, one veth per host.
 setup_net() {
@@ -210,5 +206,4 @@ else
 fi
 echo "    (shardnet processes left in the namespaces after the cuts: $(leftover); teardown kills them)"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -26,11 +26,7 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "ok: $*"; }
-fail() { failed=$((failed + 1)); echo "FAILED: $*"; }
-show() { sed 's/^/    | /' "$dir/$1.out" "$dir/$1.err" | tail -20; }
-final_hash() { sed -n 's/^done: .*final parameter hash \(0x[0-9a-f]*\)$/\1/p' "$dir/$1.out"; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mpi=(mpirun --oversubscribe --mca mpi_yield_when_idle 1)
 # 3200 samples, B=64: 50 steps an epoch; 12 epochs = 600 steps (~8 s at P=2).
 common=(--data "$dir/fm.h5" --limit 3200 --batch 64 --micro-batch 16 --no-eval --quiet)
@@ -162,5 +158,4 @@ fi
 grep -q '3 stopped by signal' "$dir/help.out" && grep -q -- '--timeout SECONDS' "$dir/help.out" \
   && pass "--help documents --timeout and the exit codes" || fail "--help text"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base.h"
+#include "rng.h"
 #include "shard.h"
 
 static void assert_perm(const uint32_t *p, const uint32_t *want, size_t n)
@@ -28,8 +29,8 @@ static void test_known_permutations(void **state)
 {
     (void)state;
     uint32_t p[10];
-    uint64_t s = 0;
-    assert_true(shard_next(&s) == UINT64_C(0xe220a8397b1dcdaf)); /* SplitMix64(0) */
+    Rng s = {0};
+    assert_true(rng_next(&s) == UINT64_C(0xe220a8397b1dcdaf)); /* SplitMix64(0) */
     shard_permutation(42, 0, 10, p);
     assert_perm(p, (const uint32_t[]){2, 8, 9, 7, 1, 4, 6, 0, 5, 3}, 10);
     shard_permutation(42, 1, 10, p);
@@ -69,10 +70,10 @@ static void test_permutation_properties(void **state)
 static void test_below_range(void **state)
 {
     (void)state;
-    uint64_t s = 99;
+    Rng s = {99};
     size_t hist[3] = {0};
     for (int i = 0; i < 30000; i++) {
-        uint64_t x = shard_below(&s, 3);
+        uint64_t x = rng_below(&s, 3);
         assert_true(x < 3);
         hist[x]++;
     }

@@ -16,10 +16,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 unset OMP_NUM_THREADS
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "ok: $*"; }
-fail() { failed=$((failed + 1)); echo "FAILED: $*"; }
-show() { sed 's/^/    | /' "$dir/$1.out" "$dir/$1.err" | tail -25; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # run NAME NP ARGS... -> $dir/NAME.{out,err}, exit status in $rc
 run() {
@@ -29,7 +26,6 @@ run() {
     "$bin" train --data "$dir/fm.h5" "$@" >"$dir/$name.out" 2>"$dir/$name.err"
   rc=$?
 }
-final_hash() { sed -n 's/^done: .*final parameter hash \(0x[0-9a-f]*\)$/\1/p' "$dir/$1.out"; }
 
 if ! "$bin" prepare --out "$dir/fm.h5" >"$dir/prepare.out" 2>&1; then
   cat "$dir/prepare.out"; echo "0 passed, 1 failed"; exit 1
@@ -159,5 +155,4 @@ else
   fail "missing data: exit $rc"; show nodata
 fi
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish
