@@ -121,6 +121,17 @@ if [[ $rc -eq 4 && $took -le 25 ]] && grep -q 'watchdog: step 7: the control all
 else
   fail "watchdog, rank 0 stalled: exit $rc after ${took} s"; show stall0
 fi
+# A stall inside the gradient all-reduce (every rank passed the control
+# all-reduce): the interval-timer watchdog reports it and the job ends.
+t0=$SECONDS
+timeout 120 "${mpi[@]}" -np 2 "$bin" train "${common[@]}" --epochs 1 --no-ckpt --timeout 3 \
+  --test-stall 5:1:60:grad >"$dir/stallg.out" 2>"$dir/stallg.err"
+rc=$? took=$((SECONDS - t0))
+if [[ $rc -eq 4 && $took -le 20 ]] && grep -q '\[rank 0\] shardnet train: watchdog: step 5: the gradient all-reduce did not complete within 3 s; every rank passed' "$dir/stallg.err"; then
+  pass "watchdog: a stall in the gradient all-reduce is reported; exit 4 after ${took} s"
+else
+  fail "watchdog, gradient all-reduce: exit $rc after ${took} s"; show stallg
+fi
 timeout 120 "${mpi[@]}" -np 2 "$bin" train "${common[@]}" --epochs 1 --no-ckpt --timeout 6 \
   --test-stall 5:1:2 >"$dir/short.out" 2>"$dir/short.err"
 rc=$?

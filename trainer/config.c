@@ -120,8 +120,9 @@ void config_usage(FILE *out)
         "\ntest-only switches:\n"
         "  --inject-nonfinite STEP:RANK  make RANK's gradient NaN at step STEP (1-based)\n"
         "  --test-ckpt-delay MS   write checkpoints in 4 KiB pieces, MS ms apart\n"
-        "  --test-stall STEP:RANK:SECONDS  RANK sleeps SECONDS before the control\n"
-        "                         all-reduce of step STEP (1-based)\n"
+        "  --test-stall STEP:RANK:SECONDS[:grad]  RANK sleeps SECONDS before the\n"
+        "                         control (or with :grad the gradient) all-reduce of\n"
+        "                         step STEP (1-based)\n"
         "  --help                 this text\n",
         CONFIG_MAX_BATCH, CONFIG_DEFAULT_TIMEOUT);
 }
@@ -266,6 +267,14 @@ static int parse_stall(const char *s, Config *cfg)
         return base_error_set("--test-stall: '%s' is not STEP:RANK:SECONDS", s);
     *rank++ = '\0';
     *secs++ = '\0';
+    char *where = strchr(secs, ':');
+    cfg->stall_in_grad = false;
+    if (where) {
+        *where++ = '\0';
+        if (strcmp(where, "grad") != 0)
+            return base_error_set("--test-stall: '%s' is not STEP:RANK:SECONDS[:grad]", s);
+        cfg->stall_in_grad = true;
+    }
     if (parse_int("--test-stall STEP", buf, 1, INT64_MAX, &cfg->stall_step) ||
         parse_int("--test-stall RANK", rank, 0, INT32_MAX, &cfg->stall_rank) ||
         parse_int("--test-stall SECONDS", secs, 1, 86400, &cfg->stall_seconds))

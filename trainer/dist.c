@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base.h"
 #include "hosts.h"
@@ -86,11 +89,44 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The gradient all-reduce's watchdog is an interval timer: the blocking
+ * MPI_Allreduce is 1.6x faster than MPI_Iallreduce here (Open MPI 4.1, 494
+ * KB int64 between 2 ranks: 103 vs 165 us alone; 0.5 vs 0.9 ms a step in
+ * training).  If SIGALRM arrives, the handler writes the prepared report
+ * (async-signal-safe) and _exits with the watchdog code; mpirun then ends
+ * the job.  No MPI call happens in the handler. */
+static char g_alarm_text[512];
+static size_t g_alarm_len;
+
+static void alarm_fire(int sig)
+{
+    (void)sig;
+    ssize_t w = write(STDERR_FILENO, g_alarm_text, g_alarm_len);
+    (void)w;
+    _exit(DIST_WATCHDOG_EXIT);
+}
+
+static void alarm_arm(double seconds)
+{
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    it.it_value.tv_sec = (time_t)seconds;
+    it.it_value.tv_usec = (suseconds_t)((seconds - (double)it.it_value.tv_sec) * 1e6);
+    if (setitimer(ITIMER_REAL, &it, NULL) < 0)
+        die("setitimer failed for the watchdog");
+}
+
 void dist_watchdog_init(double seconds)
 {
     g_timeout = seconds;
     if (seconds <= 0)
         return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = alarm_fire;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, NULL) < 0)
+        die("cannot install the watchdog's SIGALRM handler");
     MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &g_watch));
     MPI_CHECK(MPI_Comm_set_errhandler(g_watch, MPI_ERRORS_RETURN));
     g_arrived = xcalloc((size_t)g_size, sizeof *g_arrived);
@@ -168,11 +204,11 @@ static void list_rank(char *buf, size_t cap, size_t *len, int r)
 
 /* The deadline passed: report and take every rank down.  arrivals: whether
  * this collective had arrival messages.  Never returns. */
-static void watchdog_fire(const char *what, int64_t step, int arrivals)
+static void watchdog_fire(const char *what, int64_t step)
 {
     char late[2048] = "";
     size_t len = 0;
-    for (int r = 0; arrivals && r < g_size; r++) {
+    for (int r = 0; r < g_size; r++) {
         if (g_rank != 0 && r != 0)
             continue; /* only rank 0 hears from everyone */
         int done = 1;
@@ -183,10 +219,7 @@ static void watchdog_fire(const char *what, int64_t step, int arrivals)
     }
     fprintf(stderr, "[rank %d] shardnet train: watchdog: step %lld: the %s did not complete "
                     "within %g s; ", g_rank, (long long)step, what, g_timeout);
-    if (!arrivals)
-        fprintf(stderr, "every rank passed this step's control all-reduce, so a host or the "
-                        "network stalled");
-    else if (len && g_rank == 0)
+    if (len && g_rank == 0)
         fprintf(stderr, "late rank(s), not arrived at step %lld: %s", (long long)step, late);
     else if (len)
         fprintf(stderr, "late rank(s), not arrived at step %lld: %s (rank 0 tracks the others "
@@ -225,15 +258,18 @@ void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step)
         /* Every rank passed this step's control all-reduce together and
          * comes straight here, so no rank can be behind in the program; a
          * hang here is the transport's (no arrival messages needed). */
-        MPI_Request req;
-        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, gradred_buffer(r), count, type, MPI_SUM,
-                                 MPI_COMM_WORLD, &req));
-        if (!poll_until(&req, watchdog_deadline(now_seconds())))
-            watchdog_fire("gradient all-reduce", step, 0);
-    } else {
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradred_buffer(r), count, type, MPI_SUM,
-                                MPI_COMM_WORLD));
+        int n = snprintf(g_alarm_text, sizeof g_alarm_text,
+                         "[rank %d] shardnet train: watchdog: step %lld: the gradient all-reduce "
+                         "did not complete within %g s; every rank passed this step's control "
+                         "all-reduce, so a host or the network stalled; exiting\n",
+                         g_rank, (long long)step, g_timeout);
+        g_alarm_len = n > 0 && (size_t)n < sizeof g_alarm_text ? (size_t)n : 0;
+        alarm_arm(watchdog_deadline(0.0));
     }
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradred_buffer(r), count, type, MPI_SUM,
+                            MPI_COMM_WORLD));
+    if (g_timeout > 0)
+        alarm_arm(0.0);
     if (gradred_finish(r, mean_out))
         die("%s", base_error());
 }
@@ -251,7 +287,7 @@ void dist_control_allreduce(Control *c, int64_t step)
     MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, c, (int)CONTROL_N, MPI_INT64_T, MPI_SUM,
                              MPI_COMM_WORLD, &req));
     if (!poll_until(&req, watchdog_deadline(start)))
-        watchdog_fire("control all-reduce", step, 1);
+        watchdog_fire("control all-reduce", step);
     arrivals_finish();
 }
 

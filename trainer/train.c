@@ -253,6 +253,19 @@ static void log_progress(Trainer *t, const Control *ctl, double lr, int force)
         fprintf(stderr, "shardnet train: %s\n", base_error());
 }
 
+/* test-only --test-stall: this rank sleeps before a collective of `step`. */
+static void test_stall(const Trainer *t, int64_t step, const char *collective)
+{
+    const Config *c = &t->cfg;
+    if (c->stall_step != step || c->stall_rank != t->rank)
+        return;
+    fprintf(stderr, "[rank %d] test: stalling %lld s before step %lld's %s all-reduce\n",
+            t->rank, (long long)c->stall_seconds, (long long)step, collective);
+    struct timespec left = {(time_t)c->stall_seconds, 0};
+    while (nanosleep(&left, &left) < 0) /* again after a signal */
+        ;
+}
+
 /* One global step.  TRAIN_OK, TRAIN_FAILED, or TRAIN_STOPPED (the step was
  * not taken) on every rank. */
 static int train_step(Trainer *t)
@@ -264,14 +277,8 @@ static int train_step(Trainer *t)
     compute_gradients(t, &ctl);
     double t1 = wall_now();
     t->timing.compute_s += t1 - t0;
-    if (c->stall_step == step && c->stall_rank == t->rank) {
-        /* test-only: --test-stall; nanosleep again after a signal. */
-        fprintf(stderr, "[rank %d] test: stalling %lld s before step %lld's control "
-                        "all-reduce\n", t->rank, (long long)c->stall_seconds, (long long)step);
-        struct timespec left = {(time_t)c->stall_seconds, 0};
-        while (nanosleep(&left, &left) < 0)
-            ;
-    }
+    if (!c->stall_in_grad)
+        test_stall(t, step, "control");
     int sig = signals_pending();
     ctl.stop_ranks = sig ? 1 : 0;
     dist_control_allreduce(&ctl, step);
@@ -305,6 +312,8 @@ static int train_step(Trainer *t)
         t->step_in_epoch++;
         return TRAIN_OK;
     }
+    if (c->stall_in_grad)
+        test_stall(t, step, "gradient");
     dist_allreduce_grads(&t->reducer, t->mean_grads, step);
     double t3 = wall_now();
     double lr = schedule_lr(&t->schedule, t->step);
