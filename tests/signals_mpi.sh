@@ -102,36 +102,31 @@ else
   fail "SIGTERM to one rank (pid '$rank1'): exit $rc"; show term
 fi
 
-# The watchdog: rank 1 stalls 60 s before step 5, --timeout 3.
-t0=$SECONDS
-timeout 120 "${mpi[@]}" -np 2 "$bin" train "${common[@]}" --epochs 1 --no-ckpt --timeout 3 \
-  --test-stall 5:1:60 >"$dir/stall1.out" 2>"$dir/stall1.err"
-rc=$? took=$((SECONDS - t0))
-if [[ $rc -eq 4 && $took -le 20 ]] && grep -q '\[rank 0\] shardnet train: watchdog: step 5: the control all-reduce did not complete within 3 s; late rank(s), not arrived at step 5: 1 (host ' "$dir/stall1.err"; then
-  pass "watchdog: rank 1 stalled at step 5 is named by rank 0; exit 4 after ${took} s"
-else
-  fail "watchdog, rank 1 stalled: exit $rc after ${took} s"; show stall1
-fi
-t0=$SECONDS
-timeout 120 "${mpi[@]}" -np 4 "$bin" train "${common[@]}" --epochs 1 --no-ckpt --timeout 3 \
-  --test-stall 7:0:60 >"$dir/stall0.out" 2>"$dir/stall0.err"
-rc=$? took=$((SECONDS - t0))
-if [[ $rc -eq 4 && $took -le 25 ]] && grep -q 'watchdog: step 7: the control all-reduce did not complete within 3 s; late rank(s), not arrived at step 7: 0 ' "$dir/stall0.err"; then
-  pass "watchdog: a stalled rank 0 is named by the others; exit 4 after ${took} s"
-else
-  fail "watchdog, rank 0 stalled: exit $rc after ${took} s"; show stall0
-fi
+# stall_case NAME NP STALL LIMIT PATTERN WHAT: with --timeout 3 and
+# --test-stall STALL, the job must end with exit 4 within LIMIT s and stderr
+# must hold PATTERN (the watchdog's report).
+stall_case() {
+  local name=$1 np=$2 stall=$3 limit=$4 pattern=$5 what=$6 t0=$SECONDS
+  timeout 120 "${mpi[@]}" -np "$np" "$bin" train "${common[@]}" --epochs 1 --no-ckpt --timeout 3 \
+    --test-stall "$stall" >"$dir/$name.out" 2>"$dir/$name.err"
+  rc=$? took=$((SECONDS - t0))
+  if [[ $rc -eq 4 && $took -le $limit ]] && grep -q "$pattern" "$dir/$name.err"; then
+    pass "watchdog: $what; exit 4 after ${took} s"
+  else
+    fail "watchdog, $what: exit $rc after ${took} s"; show "$name"
+  fi
+}
+stall_case stall1 2 5:1:60 20 \
+  '\[rank 0\] shardnet train: watchdog: step 5: the control all-reduce did not complete within 3 s; late rank(s), not arrived at step 5: 1 (host ' \
+  "rank 1 stalled at step 5 is named by rank 0"
+stall_case stall0 4 7:0:60 25 \
+  'watchdog: step 7: the control all-reduce did not complete within 3 s; late rank(s), not arrived at step 7: 0 ' \
+  "a stalled rank 0 is named by the others"
 # A stall inside the gradient all-reduce (every rank passed the control
 # all-reduce): the interval-timer watchdog reports it and the job ends.
-t0=$SECONDS
-timeout 120 "${mpi[@]}" -np 2 "$bin" train "${common[@]}" --epochs 1 --no-ckpt --timeout 3 \
-  --test-stall 5:1:60:grad >"$dir/stallg.out" 2>"$dir/stallg.err"
-rc=$? took=$((SECONDS - t0))
-if [[ $rc -eq 4 && $took -le 20 ]] && grep -q '\[rank 0\] shardnet train: watchdog: step 5: the gradient all-reduce did not complete within 3 s; every rank passed' "$dir/stallg.err"; then
-  pass "watchdog: a stall in the gradient all-reduce is reported; exit 4 after ${took} s"
-else
-  fail "watchdog, gradient all-reduce: exit $rc after ${took} s"; show stallg
-fi
+stall_case stallg 2 5:1:60:grad 20 \
+  '\[rank 0\] shardnet train: watchdog: step 5: the gradient all-reduce did not complete within 3 s; every rank passed' \
+  "a stall in the gradient all-reduce is reported"
 timeout 120 "${mpi[@]}" -np 2 "$bin" train "${common[@]}" --epochs 1 --no-ckpt --timeout 6 \
   --test-stall 5:1:2 >"$dir/short.out" 2>"$dir/short.err"
 rc=$?
