@@ -251,6 +251,17 @@ void lenet_forward(LeNet *m, const float *params, const float *images)
     LAP(m, forward, STAGE_FC3);
 }
 
+/* One backward stage done: its time (when profiling), then the hook, told
+ * that every gradient from tensor `first_final` on is final. */
+static void backward_stage(LeNet *m, LeNetStage stage, int first_final, double *t)
+{
+    lap(m->profile ? &m->profile->backward[stage] : NULL, t);
+    if (m->grads_ready)
+        m->grads_ready(m->grads_ready_ctx, m->tensors[first_final].offset);
+    if (m->profile) /* the hook's time is not the layer's */
+        *t = clock_now();
+}
+
 void lenet_backward(LeNet *m, const float *params, const float *images, const float *diff_logits,
                     float *grads)
 {
@@ -259,23 +270,23 @@ void lenet_backward(LeNet *m, const float *params, const float *images, const fl
     const float *x = dnn_data(m->input.prim);
     linear_backward(&m->fc3, m->f2, m->logits, diff_logits, P(m, params, 8), m->d_f2,
                     P(m, grads, 8), P(m, grads, 9));
-    LAP(m, backward, STAGE_FC3);
+    backward_stage(m, STAGE_FC3, 8, &t);
     linear_backward(&m->fc2, m->f1, m->f2, m->d_f2, P(m, params, 6), m->d_f1, P(m, grads, 6),
                     P(m, grads, 7));
-    LAP(m, backward, STAGE_FC2);
+    backward_stage(m, STAGE_FC2, 6, &t);
     linear_backward(&m->fc1, m->p2, m->f1, m->d_f1, P(m, params, 4), m->d_p2, P(m, grads, 4),
                     P(m, grads, 5));
-    LAP(m, backward, STAGE_FC1);
+    backward_stage(m, STAGE_FC1, 4, &t);
     pool_backward(&m->pool2, m->d_p2, m->d_a2);
-    LAP(m, backward, STAGE_POOL2);
+    backward_stage(m, STAGE_POOL2, 4, &t);
     conv_backward(&m->conv2, m->p1, m->a2, m->d_a2, P(m, params, 2), m->d_p1, P(m, grads, 2),
                   P(m, grads, 3));
-    LAP(m, backward, STAGE_CONV2);
+    backward_stage(m, STAGE_CONV2, 2, &t);
     pool_backward(&m->pool1, m->d_p1, m->d_a1);
-    LAP(m, backward, STAGE_POOL1);
+    backward_stage(m, STAGE_POOL1, 2, &t);
     conv_backward(&m->conv1, x, m->a1, m->d_a1, P(m, params, 0), NULL, P(m, grads, 0),
                   P(m, grads, 1));
-    LAP(m, backward, STAGE_CONV1);
+    backward_stage(m, STAGE_CONV1, 0, &t);
 }
 
 void lenet_free(LeNet *m)

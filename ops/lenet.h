@@ -81,6 +81,13 @@ typedef struct {
     float *logits;                       /* (n, classes) */
     float *d_a1, *d_p1, *d_a2, *d_p2, *d_f1, *d_f2;
     LeNetProfile *profile; /* when set, forward/backward add their stage times */
+    /* When set, lenet_backward calls grads_ready(grads_ready_ctx, first)
+     * after each of its stages, in order (fc3 first, conv1 last): every
+     * gradient at flat offset >= first is then final for this backward, so
+     * the caller can start reducing those while the rest is computed (and
+     * make progress on that between stages).  The last call has first = 0. */
+    void (*grads_ready)(void *ctx, size_t first);
+    void *grads_ready_ctx;
 } LeNet;
 
 const char *lenet_arch_name(LeNetArch arch); /* "classic" / "modern" */

@@ -303,6 +303,75 @@ static void test_float_mode(void **state)
     gradred_free(&r);
 }
 
+/* Adding a gradient in two parts (the tail first, as the trainer does while
+ * the backward pass goes on) gives the same buffer as one gradred_add, in
+ * both modes; a failure in either part is reported like gradred_add's. */
+static void test_add_in_parts(void **state)
+{
+    (void)state;
+    float *g = make_grads(11);
+    ReduceMode modes[] = {REDUCE_EXACT, REDUCE_FLOAT};
+    for (int m = 0; m < 2; m++) {
+        GradReducer whole, parts;
+        assert_int_equal(gradred_init(&whole, N, modes[m], 2), 0);
+        assert_int_equal(gradred_init(&parts, N, modes[m], 2), 0);
+        for (size_t j = 0; j < 2; j++) {
+            const float *gj = g + j * N;
+            assert_int_equal(gradred_add(&whole, gj), GRADRED_OK);
+            assert_int_equal(gradred_add_range(&parts, gj, 337, N), GRADRED_OK);
+            gradred_count(&parts);
+            assert_int_equal(gradred_add_range(&parts, gj, 0, 337), GRADRED_OK);
+        }
+        size_t bytes = (N + 1) * (modes[m] == REDUCE_EXACT ? sizeof(int64_t) : sizeof(float));
+        assert_memory_equal(gradred_buffer(&whole), gradred_buffer(&parts), bytes);
+        assert_int_equal(parts.added, 2);
+        gradred_free(&whole);
+        gradred_free(&parts);
+    }
+    GradReducer r;
+    assert_int_equal(gradred_init(&r, N, REDUCE_EXACT, 1), 0);
+    g[5] = NAN;
+    assert_int_equal(gradred_add_range(&r, g, 10, N), GRADRED_OK);
+    assert_int_equal(gradred_add_range(&r, g, 0, 10), GRADRED_NONFINITE);
+    assert_int_equal(r.status, GRADRED_NONFINITE);
+    assert_non_null(strstr(base_error(), "element 5"));
+    gradred_free(&r);
+    free(g);
+}
+
+/* gradred_finish divides by a power-of-two count with one multiply: the
+ * same bits as gradred_from_fixed's division, for every count 2^0..2^16
+ * and sums from 0 to the int64 extremes. */
+static void test_finish_power_of_two(void **state)
+{
+    (void)state;
+    enum { M = 4096 };
+    uint64_t seed = 99;
+    for (int k = 0; k <= 16; k++) {
+        size_t count = (size_t)1 << k;
+        GradReducer r;
+        assert_int_equal(gradred_init(&r, M, REDUCE_EXACT, count), 0);
+        for (size_t i = 0; i < M; i++) {
+            uint64_t bits = rng_next(&seed);
+            int shift = (int)(rng_next(&seed) % 64); /* every magnitude */
+            r.acc[i] = (int64_t)(bits >> shift) * ((bits & 1) ? -1 : 1);
+        }
+        r.acc[0] = INT64_MAX;
+        r.acc[1] = INT64_MIN + 1;
+        r.acc[2] = 0;
+        r.acc[3] = 1;
+        r.acc[M] = (int64_t)count;
+        float *mean = xmalloc(M * sizeof *mean);
+        assert_int_equal(gradred_finish(&r, mean), 0);
+        for (size_t i = 0; i < M; i++) {
+            float want = gradred_from_fixed(r.acc[i], (double)count);
+            assert_memory_equal(&mean[i], &want, sizeof want);
+        }
+        free(mean);
+        gradred_free(&r);
+    }
+}
+
 static void test_control(void **state)
 {
     (void)state;
@@ -395,6 +464,8 @@ int main(void)
         cmocka_unit_test(test_overflow_detected),
         cmocka_unit_test(test_init_and_finish_checks),
         cmocka_unit_test(test_float_mode),
+        cmocka_unit_test(test_add_in_parts),
+        cmocka_unit_test(test_finish_power_of_two),
         cmocka_unit_test(test_control),
         cmocka_unit_test(test_hash),
         cmocka_unit_test(test_hosts),

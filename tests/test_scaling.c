@@ -34,8 +34,9 @@ static void test_report(void **state)
     snprintf(prefix, sizeof prefix, "%s/report", dir);
     snprintf(md, sizeof md, "%s.md", prefix);
     snprintf(js, sizeof js, "%s.json", prefix);
-    RankTiming t[2] = {{1.5, 0.25, 0.125, 0.0625, 100, 8000000},
-                       {1.25, 0.5, 0.125, 0.0625, 100, 8000000}};
+    /* The probe: 10 all-reduces of 400 KB in 0.0625 s = 64 MB/s. */
+    RankTiming t[2] = {{1.5, 0.25, 0.125, 0.0625, 100, 8000000, 0.0625, 400000, 10},
+                       {1.25, 0.5, 0.125, 0.0625, 100, 8000000, 0.0625, 400000, 10}};
     const char *hosts[2] = {"a", "b"};
     ScalingReport r = {2, t, hosts, 2.0, 51200, 256, 128, "exact", 16000.0};
     assert_int_equal(scaling_write(prefix, &r), 0);
@@ -45,6 +46,8 @@ static void test_report(void **state)
     assert_non_null(strstr(m, "| 1 | b | 1.250 | 0.500 | 0.125 | 0.062 | 100 | 8.0 | 64 | 20480 |"));
     assert_non_null(strstr(j, "\"speedup\": 1.6000, \"efficiency\": 0.8000"));
     assert_non_null(strstr(j, "\"allreduce_bytes_per_s\": 64000000.0"));
+    assert_non_null(strstr(j, "\"probe_bytes\": 400000, \"probe_reps\": 10"));
+    assert_non_null(strstr(m, "(400.0 KB) all-reduced on its own after training, 10 times"));
     double base = 0;
     assert_int_equal(scaling_read_baseline(js, &base), 0);
     assert_true(base == 25600.0);

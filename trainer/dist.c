@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/time.h>
 #include <time.h>
@@ -146,7 +147,13 @@ static int poll_until(MPI_Request *req, double deadline)
             return 1;
         if (now_seconds() > deadline)
             return 0;
-        if (spins > 200) {
+        /* Spin, then yield the core (a partner rank oversubscribed on it
+         * runs; alone, sched_yield returns at once, so the step that
+         * completes the collective is seen within microseconds); nap only
+         * in long waits (a checkpoint, a stalled rank). */
+        if (spins > 200)
+            sched_yield();
+        if (spins > 20000) {
             struct timespec nap = {0, 50000};
             nanosleep(&nap, NULL);
         }
@@ -245,15 +252,64 @@ static double watchdog_deadline(double start)
     return start + g_timeout + grace * g_rank;
 }
 
+/* The gradient buffer in parts (see dist_grads_start in dist.h): the tail
+ * [g_grad_from, len) in flight when g_grad_from > 0 (MPI_Test sets the
+ * request to MPI_REQUEST_NULL once it completes, so the request alone cannot
+ * tell), and whether the head [0, g_grad_from) rode in the control
+ * all-reduce. */
+static MPI_Request g_grad_req = MPI_REQUEST_NULL;
+static size_t g_grad_from;
+static int g_head_done;
+static int64_t *g_stage; /* control record + head, summed together */
+static size_t g_stage_cap;
+
+static MPI_Datatype grad_type(const GradReducer *r)
+{
+    return r->mode == REDUCE_EXACT ? MPI_INT64_T : MPI_FLOAT;
+}
+
+static int mpi_count(size_t n)
+{
+    if (n > (size_t)INT32_MAX)
+        die("gradient buffer of %zu elements is too long for one MPI call", n);
+    return (int)n;
+}
+
+void dist_grads_start(GradReducer *r, size_t from)
+{
+    if (g_grad_from)
+        die("dist_grads_start: a gradient all-reduce is already in flight");
+    size_t len = gradred_buffer_len(r);
+    if (from == 0 || from >= len)
+        die("dist_grads_start: element %zu of a %zu-element buffer", from, len);
+    size_t elem = r->mode == REDUCE_EXACT ? sizeof(int64_t) : sizeof(float);
+    g_grad_from = from;
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, (char *)gradred_buffer(r) + from * elem,
+                             mpi_count(len - from), grad_type(r), MPI_SUM, MPI_COMM_WORLD,
+                             &g_grad_req));
+}
+
+void dist_grads_progress(void)
+{
+    if (g_grad_req == MPI_REQUEST_NULL)
+        return;
+    int done = 0;
+    MPI_CHECK(MPI_Test(&g_grad_req, &done, MPI_STATUS_IGNORE));
+}
+
+void dist_grads_discard(void)
+{
+    if (g_grad_req != MPI_REQUEST_NULL)
+        MPI_CHECK(MPI_Wait(&g_grad_req, MPI_STATUS_IGNORE));
+    g_grad_from = 0;
+    g_head_done = 0;
+}
+
 void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step)
 {
     if (r->status != GRADRED_OK)
         die("dist_allreduce_grads called after a failed gradred_add (status %d)", r->status);
-    int count = (int)gradred_buffer_len(r);
-    if ((size_t)count != gradred_buffer_len(r))
-        die("gradient buffer of %zu elements is too long for one MPI call",
-            gradred_buffer_len(r));
-    MPI_Datatype type = r->mode == REDUCE_EXACT ? MPI_INT64_T : MPI_FLOAT;
+    size_t head = g_head_done ? 0 : g_grad_from ? g_grad_from : gradred_buffer_len(r);
     if (g_timeout > 0) {
         /* Every rank passed this step's control all-reduce together and
          * comes straight here, so no rank can be behind in the program; a
@@ -266,29 +322,68 @@ void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step)
         g_alarm_len = n > 0 && (size_t)n < sizeof g_alarm_text ? (size_t)n : 0;
         alarm_arm(watchdog_deadline(0.0));
     }
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradred_buffer(r), count, type, MPI_SUM,
-                            MPI_COMM_WORLD));
+    if (head > 0)
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradred_buffer(r), mpi_count(head), grad_type(r),
+                                MPI_SUM, MPI_COMM_WORLD));
+    dist_grads_discard(); /* waits for the tail: its sums are final now */
     if (g_timeout > 0)
         alarm_arm(0.0);
     if (gradred_finish(r, mean_out))
         die("%s", base_error());
 }
 
-void dist_control_allreduce(Control *c, int64_t step)
+double dist_probe_grads(GradReducer *r, int reps)
 {
-    if (g_timeout <= 0) {
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, c, (int)CONTROL_N, MPI_INT64_T, MPI_SUM,
-                                MPI_COMM_WORLD));
-        return;
-    }
+    gradred_reset(r); /* sums of zeros: no overflow however often */
+    MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
     double start = now_seconds();
-    arrivals_post(step);
-    MPI_Request req;
-    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, c, (int)CONTROL_N, MPI_INT64_T, MPI_SUM,
-                             MPI_COMM_WORLD, &req));
-    if (!poll_until(&req, watchdog_deadline(start)))
-        watchdog_fire("control all-reduce", step);
-    arrivals_finish();
+    for (int i = 0; i < reps; i++)
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradred_buffer(r),
+                                mpi_count(gradred_buffer_len(r)), grad_type(r), MPI_SUM,
+                                MPI_COMM_WORLD));
+    return now_seconds() - start;
+}
+
+/* The control record, and the head of r's buffer when it can ride along:
+ * a tail is in flight and the sums are int64 like the record's. */
+static int64_t *control_stage(Control *c, GradReducer *r, size_t *count)
+{
+    *count = CONTROL_N;
+    if (!r || !g_grad_from || r->mode != REDUCE_EXACT)
+        return (int64_t *)c;
+    *count = CONTROL_N + g_grad_from;
+    if (g_stage_cap < *count) {
+        free(g_stage);
+        g_stage = xmalloc(*count * sizeof *g_stage);
+        g_stage_cap = *count;
+    }
+    memcpy(g_stage, c, sizeof *c);
+    memcpy(g_stage + CONTROL_N, r->acc, g_grad_from * sizeof *r->acc);
+    return g_stage;
+}
+
+void dist_control_allreduce(Control *c, GradReducer *r, int64_t step)
+{
+    size_t count;
+    int64_t *buf = control_stage(c, r, &count);
+    if (g_timeout <= 0) {
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, mpi_count(count), MPI_INT64_T, MPI_SUM,
+                                MPI_COMM_WORLD));
+    } else {
+        double start = now_seconds();
+        arrivals_post(step);
+        MPI_Request req;
+        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buf, mpi_count(count), MPI_INT64_T, MPI_SUM,
+                                 MPI_COMM_WORLD, &req));
+        if (!poll_until(&req, watchdog_deadline(start)))
+            watchdog_fire("control all-reduce", step);
+        arrivals_finish();
+    }
+    if (buf != (int64_t *)c) {
+        memcpy(c, buf, sizeof *c);
+        memcpy(r->acc, buf + CONTROL_N, g_grad_from * sizeof *r->acc);
+        g_head_done = 1;
+    }
 }
 
 void dist_sum_i64(int64_t *buf, size_t n)

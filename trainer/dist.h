@@ -58,11 +58,28 @@ enum { DIST_WATCHDOG_EXIT = 4 };
  * agrees to call it); a rank whose own adds failed dies here (a caller bug).
  * Dies (MPI_Abort) if the global micro-batch count is not 1..K. */
 void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step);
+/* Overlap: start summing buffer elements [from, len) -- the tail, which
+ * holds the count -- in the background (MPI_Iallreduce) while this rank
+ * still computes elements [0, from).  Every rank starts it at the same
+ * point of the step (before the control all-reduce).  Open MPI makes
+ * progress only inside MPI calls, so call dist_grads_progress now and then
+ * while computing.  dist_allreduce_grads then sums only [0, from) and waits
+ * for the tail; a step that is not taken (stop, skip) must call
+ * dist_grads_discard instead, which waits for the tail and drops it. */
+void dist_grads_start(GradReducer *r, size_t from);
+void dist_grads_progress(void);
+void dist_grads_discard(void);
+/* Seconds for reps blocking all-reduces of r's whole buffer, after a
+ * barrier: the link's bandwidth for the scaling report.  Resets r. */
+double dist_probe_grads(GradReducer *r, int reps);
 
 /* Sum c over all ranks in place: one MPI_Allreduce(MPI_INT64_T, MPI_SUM)
  * of CONTROL_N int64 (see control.h).  step (1-based, the step being
- * taken) names the step in watchdog messages. */
-void dist_control_allreduce(Control *c, int64_t step);
+ * taken) names the step in watchdog messages.  When r is given, has a tail
+ * in flight (dist_grads_start) and sums int64 (exact mode), the head of its
+ * buffer rides in the same all-reduce (one synchronisation a step instead
+ * of two); its sums are only meaningful if the step is then taken. */
+void dist_control_allreduce(Control *c, GradReducer *r, int64_t step);
 
 /* Sum n int64 over all ranks, in place (evaluation counts, confusion matrix). */
 void dist_sum_i64(int64_t *buf, size_t n);

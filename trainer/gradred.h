@@ -78,6 +78,13 @@ void gradred_reset(GradReducer *r);
  * Returns GRADRED_OK, or GRADRED_NONFINITE / GRADRED_OVERFLOW with a message
  * in base_error(); the first failure also stays in r->status. */
 int gradred_add(GradReducer *r, const float *grad);
+/* gradred_add in pieces, so that part of the buffer can be all-reduced
+ * while the rest of the gradient is still being computed: add elements
+ * [first, last) of one micro-batch gradient (same returns as gradred_add);
+ * once every element of it is added, gradred_count counts the micro-batch
+ * (the count element, which travels with the tail of the buffer). */
+int gradred_add_range(GradReducer *r, const float *grad, size_t first, size_t last);
+void gradred_count(GradReducer *r);
 /* The buffer to sum across ranks in place: n + 1 int64 (exact) or n + 1
  * floats (float mode), and its element count. */
 void *gradred_buffer(GradReducer *r);

@@ -37,6 +37,13 @@ __attribute__((format(printf, 2, 3))) static void put(Text *t, const char *fmt, 
 
 static double rate(double num, double den) { return den > 0 ? num / den : 0.0; }
 
+/* Achieved all-reduce bandwidth, from the probe: the step's own all-reduce
+ * overlaps with backward, so its time says little about the link. */
+static double probe_mb_per_s(const RankTiming *x)
+{
+    return rate((double)x->probe_bytes * (double)x->probe_reps / 1e6, x->probe_s);
+}
+
 static void markdown(Text *t, const ScalingReport *r, double img_per_s)
 {
     put(t, "# shardnet scaling report\n\n%d rank(s), batch %lld, micro-batch %lld, reduce %s; "
@@ -53,13 +60,19 @@ static void markdown(Text *t, const ScalingReport *r, double img_per_s)
         const RankTiming *x = &r->per_rank[i];
         put(t, "| %d | %s | %.3f | %.3f | %.3f | %.3f | %lld | %.1f | %.0f | %.0f |\n", i,
             r->hosts ? r->hosts[i] : "-", x->compute_s, x->wait_s, x->allreduce_s, x->update_s,
-            (long long)x->steps, (double)x->bytes / 1e6, rate((double)x->bytes / 1e6, x->allreduce_s),
+            (long long)x->steps, (double)x->bytes / 1e6, probe_mb_per_s(x),
             rate((double)r->images / r->ranks, x->compute_s));
     }
     put(t, "\ncompute: forward, loss, backward and the fixed-point conversion of this rank's "
-           "micro-batches; wait: time in the per-step control all-reduce (mostly waiting for the "
-           "slowest rank); all-reduce: the gradient all-reduce; img/s per rank: its share of the "
-           "images over its compute time.\n");
+           "micro-batches, and the progress of the gradient all-reduce, which starts once the "
+           "fc gradients are final and runs during the conv layers' backward; wait: time in "
+           "the per-step control all-reduce (mostly waiting for the slowest rank; in exact mode "
+           "it also carries the conv gradients); all-reduce: time still blocked on the gradient "
+           "all-reduce after that, and the mean; all-reduce MB/s: the whole gradient buffer "
+           "(%.1f KB) all-reduced on its own after training, %lld times, bytes over time; img/s "
+           "per rank: its share of the images over its compute time.\n",
+        r->ranks ? (double)r->per_rank[0].probe_bytes / 1e3 : 0.0,
+        r->ranks ? (long long)r->per_rank[0].probe_reps : 0LL);
 }
 
 static void json(Text *t, const ScalingReport *r, double img_per_s)
@@ -77,10 +90,12 @@ static void json(Text *t, const ScalingReport *r, double img_per_s)
         const RankTiming *x = &r->per_rank[i];
         put(t, "%s{\"rank\": %d, \"host\": \"%s\", \"compute_s\": %.6f, \"wait_s\": %.6f, "
                "\"allreduce_s\": %.6f, \"update_s\": %.6f, \"steps\": %lld, \"bytes\": %lld, "
+               "\"probe_bytes\": %lld, \"probe_reps\": %lld, \"probe_s\": %.6f, "
                "\"allreduce_bytes_per_s\": %.1f}",
             i ? ", " : "", i, r->hosts ? r->hosts[i] : "", x->compute_s, x->wait_s,
             x->allreduce_s, x->update_s, (long long)x->steps, (long long)x->bytes,
-            rate((double)x->bytes, x->allreduce_s));
+            (long long)x->probe_bytes, (long long)x->probe_reps, x->probe_s,
+            1e6 * probe_mb_per_s(x));
     }
     put(t, "]}\n");
 }

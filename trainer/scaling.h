@@ -10,12 +10,17 @@
 #include <stdint.h>
 
 typedef struct {
-    double compute_s;   /* forward, loss, backward, fixed-point conversion */
-    double wait_s;      /* in the per-step control all-reduce: mostly waiting for the slowest rank */
-    double allreduce_s; /* in the gradient all-reduce */
+    double compute_s;   /* forward, loss, backward, fixed-point conversion, and the
+                           progress of the gradient all-reduce overlapped with backward */
+    double wait_s;      /* in the per-step control all-reduce: mostly waiting for the slowest
+                           rank (in exact mode it also carries the conv gradients) */
+    double allreduce_s; /* blocked on the gradient all-reduce after the control one */
     double update_s;    /* SGD update */
     int64_t steps;      /* steps timed */
     int64_t bytes;      /* gradient bytes this rank contributed to all-reduces */
+    double probe_s;     /* probe_reps blocking all-reduces of the whole gradient buffer */
+    int64_t probe_bytes;/* bytes of one probe all-reduce */
+    int64_t probe_reps;
 } RankTiming;
 
 typedef struct {

@@ -205,23 +205,56 @@ int train_setup(Trainer *t, const Config *cfg)
     return 0;
 }
 
+/* lenet_backward's hook on the step's last micro-batch.  Once the final
+ * gradients make up at least half of the buffer (after fc1: ~96% of LeNet's
+ * parameters), add them and start their all-reduce; after every later stage,
+ * let MPI move it along.  The split point comes from the model alone, so
+ * every rank starts the same all-reduce at the same point. */
+static void grads_ready(void *ctx, size_t first)
+{
+    Trainer *t = ctx;
+    if (t->tail_from) {
+        dist_grads_progress();
+        return;
+    }
+    if (first == 0 || first > t->model.n_params / 2)
+        return;
+    t->tail_status = gradred_add_range(&t->reducer, t->grads, first, t->model.n_params);
+    gradred_count(&t->reducer);
+    t->tail_from = first;
+    dist_grads_start(&t->reducer, first);
+}
+
 /* This rank's micro-batches of step b: gradients into the reducer, losses
- * and flags into the control record. */
+ * and flags into the control record.  The last micro-batch's gradient tail
+ * is already being all-reduced when this returns (t->tail_from). */
 static void compute_gradients(Trainer *t, Control *ctl)
 {
     const Config *c = &t->cfg;
     const size_t m = (size_t)c->micro_batch, k = (size_t)t->ds.num_classes;
+    const size_t last = t->loader.shard.micro_per_rank - 1;
     gradred_reset(&t->reducer);
     control_reset(ctl);
-    for (size_t mb = 0; mb < t->loader.shard.micro_per_rank; mb++) {
+    t->tail_from = 0;
+    for (size_t mb = 0; mb <= last; mb++) {
         if (loader_get(&t->loader, (size_t)t->step_in_epoch, mb, t->src, t->labels, NULL) < 0)
             die("%s", base_error());
         lenet_forward(&t->model, t->params, t->src);
         LossResult r = loss_softmax_xent(t->model.logits, t->labels, m, k, t->diff);
+        t->model.grads_ready = mb == last ? grads_ready : NULL;
+        t->model.grads_ready_ctx = t;
         lenet_backward(&t->model, t->params, t->src, t->diff, t->grads);
+        t->model.grads_ready = NULL;
         if (c->inject_step == t->step + 1 && c->inject_rank == t->rank)
             t->grads[0] = NAN; /* test-only: --inject-nonfinite */
-        int status = gradred_add(&t->reducer, t->grads);
+        int status;
+        if (mb == last && t->tail_from) {
+            status = t->tail_status;
+            if (status == GRADRED_OK)
+                status = gradred_add_range(&t->reducer, t->grads, 0, t->tail_from);
+        } else {
+            status = gradred_add(&t->reducer, t->grads);
+        }
         if (status != GRADRED_OK)
             fprintf(stderr, "[rank %d] step %lld: %s\n", t->rank, (long long)(t->step + 1),
                     base_error());
@@ -281,7 +314,7 @@ static int train_step(Trainer *t)
         test_stall(t, step, "control");
     int sig = signals_pending();
     ctl.stop_ranks = sig ? 1 : 0;
-    dist_control_allreduce(&ctl, step);
+    dist_control_allreduce(&ctl, &t->reducer, step);
     double t2 = wall_now();
     t->timing.wait_s += t2 - t1;
     if (ctl.stop_ranks) {
@@ -289,12 +322,14 @@ static int train_step(Trainer *t)
             fprintf(stderr, "shardnet train: stop requested (%s) on %lld rank(s); all ranks "
                             "stop before step %lld\n", sig ? signals_name(sig) : "a signal",
                     (long long)ctl.stop_ranks, (long long)step);
+        dist_grads_discard();
         return TRAIN_STOPPED;
     }
     if (ctl.nonfinite_ranks || ctl.overflow_ranks) {
         const char *what = ctl.nonfinite_ranks ? "a non-finite loss or gradient (NaN/Inf)"
                                                : "a gradient outside the fixed-point range";
         int64_t ranks = ctl.nonfinite_ranks ? ctl.nonfinite_ranks : ctl.overflow_ranks;
+        dist_grads_discard();
         if (c->on_nonfinite == NONFINITE_STOP) {
             if (t->rank == 0)
                 fprintf(stderr,
@@ -393,9 +428,15 @@ static int64_t peak_memory(void)
 
 /* --scaling-report: rank 0 gathers every rank's timing and host and writes
  * the report (collective). */
-static void write_scaling_report(const Trainer *t)
+static void write_scaling_report(Trainer *t)
 {
     const Config *c = &t->cfg;
+    enum { PROBE_REPS = 20 };
+    t->timing.probe_reps = PROBE_REPS;
+    t->timing.probe_s = dist_probe_grads(&t->reducer, PROBE_REPS);
+    t->timing.probe_bytes = (int64_t)(gradred_buffer_len(&t->reducer) *
+                                      (c->reduce == REDUCE_EXACT ? sizeof(int64_t)
+                                                                 : sizeof(float)));
     RankTiming *all = xcalloc((size_t)t->size, sizeof *all);
     char (*names)[64] = xcalloc((size_t)t->size, sizeof *names);
     char mine[64] = "";

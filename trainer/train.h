@@ -45,6 +45,10 @@ typedef struct {
     double epoch_loss_sum, epoch_acc_sum; /* per-step means summed over the epoch */
     int64_t epoch_steps;
     RankTiming timing;       /* this rank's step time by phase (--scaling-report) */
+    /* The step's last micro-batch: its gradient tail is reduced while its
+     * backward pass goes on (grads_ready in train.c). */
+    size_t tail_from;        /* 0: the tail has not been started */
+    int tail_status;         /* GRADRED_* of adding the tail */
 } Trainer;
 
 /* Outcomes of the loop, which are also the exit statuses of `shardnet
