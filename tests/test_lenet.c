@@ -208,13 +208,68 @@ static void test_layouts_agree(void **state)
     free(params), free(x);
 }
 
+/* lenet_backward's hook: called after every stage with a non-increasing
+ * offset ending at 0, and every gradient from that offset on is already
+ * its final value when the hook runs (the caller reduces them then). */
+typedef struct {
+    const float *grads;
+    size_t n, first[16];
+    float *seen[16];
+    int calls;
+} HookLog;
+
+static void record_hook(void *ctx, size_t first)
+{
+    HookLog *h = ctx;
+    assert_true(h->calls < 16);
+    h->first[h->calls] = first;
+    h->seen[h->calls] = tmalloc(h->n);
+    memcpy(h->seen[h->calls], h->grads, h->n * sizeof(float));
+    h->calls++;
+}
+
+static void test_backward_hook(void **state)
+{
+    (void)state;
+    LeNet m;
+    assert_int_equal(lenet_init(&m, ARCH_CLASSIC, 4, 1, 28, 28, 10, LAYOUT_NHWC), 0);
+    float *params = tmalloc(m.n_params), *grads = tmalloc(m.n_params);
+    float *x = tmalloc(4 * 784), *diff = tmalloc(4 * 10);
+    int32_t labels[4] = {1, 2, 3, 4};
+    Rng r = {3};
+    lenet_init_params(&m, params, 5);
+    fill_uniform(x, 4 * 784, 0, 1, &r);
+    for (size_t i = 0; i < m.n_params; i++)
+        grads[i] = NAN; /* an element not yet written would show */
+    HookLog log = {grads, m.n_params, {0}, {NULL}, 0};
+    m.grads_ready = record_hook;
+    m.grads_ready_ctx = &log;
+    lenet_forward(&m, params, x);
+    loss_softmax_xent(m.logits, labels, 4, 10, diff);
+    lenet_backward(&m, params, x, diff, grads);
+    assert_int_equal(log.calls, 7); /* fc3 fc2 fc1 pool2 conv2 pool1 conv1 */
+    assert_int_equal(log.first[0], m.tensors[8].offset); /* fc3's gradients first */
+    assert_int_equal(log.first[2], m.tensors[4].offset); /* then fc1's: over half of all */
+    assert_true(log.first[2] < m.n_params / 2);
+    assert_int_equal(log.first[log.calls - 1], 0);
+    for (int c = 0; c < log.calls; c++) {
+        if (c > 0)
+            assert_true(log.first[c] <= log.first[c - 1]);
+        size_t k = m.n_params - log.first[c];
+        assert_memory_equal(log.seen[c] + log.first[c], grads + log.first[c], k * sizeof(float));
+        free(log.seen[c]);
+    }
+    lenet_free(&m);
+    free(params), free(grads), free(x), free(diff);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_textbook_summary), cmocka_unit_test(test_tensor_table),
         cmocka_unit_test(test_too_small_input),  cmocka_unit_test(test_init_params),
         cmocka_unit_test(test_layouts_agree),    cmocka_unit_test(test_gradient_classic),
-        cmocka_unit_test(test_gradient_modern),
+        cmocka_unit_test(test_gradient_modern), cmocka_unit_test(test_backward_hook),
     };
     return cmocka_run_group_tests_name("lenet", tests, NULL, NULL);
 }
