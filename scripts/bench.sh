@@ -57,7 +57,7 @@ echo "bench: training throughput ($rounds rounds of P=1, P=2, P=2 float, back to
 # by up to 2x over minutes.  Rates: the best round; ratios: the median over
 # rounds of the ratio within a round.
 best_rate() { local b=0 r; for r in "$@"; do [ "$r" -gt "$b" ] && b=$r; done; echo "$b"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 run() { # NAME NP ARGS...: $out/NAME.$round; prints the epoch rate
   local name=$1 np=$2
   shift 2

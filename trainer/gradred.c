@@ -113,21 +113,23 @@ int gradred_add_range(GradReducer *r, const float *grad, size_t first, size_t la
     if (first > last || last > r->n)
         die("gradient reducer: range [%zu, %zu) of %zu elements", first, last, r->n);
     if (r->mode == REDUCE_FLOAT) {
+        float *fsum = r->fsum;
         for (size_t i = first; i < last; i++) {
             if (!isfinite(grad[i]))
                 return add_failed(r, GRADRED_NONFINITE, i, grad[i]);
-            r->fsum[i] += grad[i];
+            fsum[i] += grad[i];
         }
         return GRADRED_OK;
     }
     /* One comparison per element: NaN fails it too; the slow path only
      * classifies the failure for the message. */
     const float bound = ldexpf(1.0f, r->bound_bits);
+    int64_t *acc = r->acc;
     for (size_t i = first; i < last; i++) {
         float g = grad[i];
         if (!(fabsf(g) < bound))
             return add_failed(r, isfinite(g) ? GRADRED_OVERFLOW : GRADRED_NONFINITE, i, g);
-        r->acc[i] += fixed_round(g);
+        acc[i] += fixed_round(g);
     }
     return GRADRED_OK;
 }
