@@ -35,8 +35,9 @@ void affine_init(Affine *a, const void *fwd_desc, const void *bwd_data_desc,
         dnnl_primitive_desc_t dpd = dnn_pd(bwd_data_desc, NULL, fpd);
         a->bwd_data = dnn_prim(dpd);
         dnn_impl(dpd, a->impl_bwd_data, sizeof a->impl_bwd_data);
-        w = dnn_query(dpd, dnnl_query_weights_md, 0);
-        port_init(&a->weights_bwd, weights_plain, &w, 0);
+        dnnl_memory_desc_t wd = dnn_query(dpd, dnnl_query_weights_md, 0);
+        port_init(&a->weights_bwd, weights_plain, &wd, 0);
+        a->bwd_reuses_fwd_weights = a->weights_bwd.reorder && dnnl_memory_desc_equal(&w, &wd);
         a->diff_dst_data = dnn_mem(dst_md);
         a->diff_src = dnn_mem(src_md);
         dnnl_primitive_desc_destroy(dpd);
@@ -63,6 +64,7 @@ void affine_forward(Affine *a, const float *src, const float *weights, const flo
                     float *dst)
 {
     port_in(&a->weights_fwd, weights);
+    a->fwd_weights = weights;
     dnn_bind(a->src, src);
     dnn_bind(a->bias, bias);
     dnn_bind(a->dst, dst);
@@ -85,11 +87,15 @@ void affine_backward(Affine *a, const float *src, const float *dst, const float 
     if (diff_src) {
         if (!a->need_diff_src)
             die("affine_backward: diff_src requested from a layer built without it");
-        port_in(&a->weights_bwd, weights);
+        dnnl_memory_t w = a->weights_bwd.prim;
+        if (a->bwd_reuses_fwd_weights && weights == a->fwd_weights)
+            w = a->weights_fwd.prim; /* reordered by the forward, unchanged since */
+        else
+            port_in(&a->weights_bwd, weights);
         dnn_bind(a->diff_dst_data, grad);
         dnn_bind(a->diff_src, diff_src);
         dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, a->diff_dst_data},
-                                  {DNNL_ARG_WEIGHTS, a->weights_bwd.prim},
+                                  {DNNL_ARG_WEIGHTS, w},
                                   {DNNL_ARG_DIFF_SRC, a->diff_src}};
         dnn_exec(a->bwd_data, 3, args);
     }

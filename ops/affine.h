@@ -6,7 +6,11 @@
  * Activations use the explicit layout the caller built the descriptors with;
  * weights use whatever layout oneDNN prefers (format_tag_any), reordered
  * from and to the caller's plain buffers inside the op.  Backward OVERWRITES
- * diff_src, diff_weights and diff_bias.
+ * diff_src, diff_weights and diff_bias.  When backward-data wants the same
+ * weights layout as forward and gets the same weights buffer as the last
+ * forward, it reuses the forward's reordered copy: the caller must not
+ * change the weights between a forward and its backward (a training step
+ * never does).
  */
 #ifndef SHARDNET_AFFINE_H
 #define SHARDNET_AFFINE_H
@@ -22,6 +26,8 @@ typedef struct {
     size_t dst_elems;
     dnnl_primitive_t fwd, bwd_data, bwd_weights;
     Port weights_fwd, weights_bwd, diff_weights; /* plain <-> primitive layouts */
+    int bwd_reuses_fwd_weights;   /* same primitive layout, and a reorder to save */
+    const float *fwd_weights;     /* weights of the last forward */
     dnnl_memory_t src, bias, dst;                 /* forward */
     dnnl_memory_t diff_dst_data, diff_src;        /* backward data */
     dnnl_memory_t src_bw, diff_dst_bw, diff_bias; /* backward weights */
