@@ -49,7 +49,7 @@ expect_fail() { # NAME STATUS PATTERN WHAT
   else fail "$4: exit $rc (want $2), no /$3/ in stderr"; show "$1"; fi
 }
 finish() {
-  echo "$passed passed, $failed failed"
+  echo "$passed passed, $failed failed$([[ $skipped -eq 0 ]] || echo ", $skipped skipped")"
   [[ $failed -eq 0 ]]
   exit
 }
@@ -222,7 +222,9 @@ expect_fail e-nodata 1 "none.h5" "dataset for the golden batch missing"
 [[ ! -e $dir/e.onnx ]] && pass "no output file after a missing dataset" || fail "e.onnx exists"
 # Root ignores file modes: a read-only mount and a full disk are the honest tests.
 mkdir -p "$dir/ro" "$dir/full"
-if mount -t tmpfs -o ro,size=1m tmpfs "$dir/ro" 2>/dev/null && mount -t tmpfs -o size=64k tmpfs "$dir/full" 2>/dev/null; then
+if ! is_root; then
+  skip "read-only and full-disk output: mounting a tmpfs needs root"
+elif mount -t tmpfs -o ro,size=1m tmpfs "$dir/ro" 2>/dev/null && mount -t tmpfs -o size=64k tmpfs "$dir/full" 2>/dev/null; then
   run e-ro "$bin" export "$ck" --format onnx --data "$dir/fm.h5" --out "$dir/ro/m.onnx"
   expect_fail e-ro 1 "Read-only file system" "read-only output directory"
   run e-full "$bin" export "$ck" --format safetensors --data "$dir/fm.h5" --out "$dir/full/m.safetensors"

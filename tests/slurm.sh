@@ -25,7 +25,8 @@ fail() { failed=$((failed + 1)); echo "FAILED: $*"; }
 for tool in slurmctld slurmd munged mungekey sbatch scontrol; do
   command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/test.sh (installs the test packages)"; echo "0 passed, 1 failed"; exit 1; }
 done
-[[ $(id -u) -eq 0 ]] || { echo "slurm.sh needs root"; echo "0 passed, 1 failed"; exit 1; }
+# Not root: skipped (exit 77, meson's SKIP), saying why; CI runs as root.
+[[ $(id -u) -eq 0 ]] || { echo "skipped: slurm.sh needs root (it starts munged, slurmctld, slurmd)"; exit 77; }
 
 d=$(mktemp -d /tmp/sns.XXXX)   # short: the munge socket path must stay < 108 bytes
 stop_daemons() {
