@@ -2,11 +2,15 @@
  *
  * One step, on every rank:
  *   for each of its B/(m*P) micro-batches: forward, loss, backward, and add
- *     the gradient to the exact fixed-point sum (gradred_add);
+ *     the gradient to the exact fixed-point sum (gradred_add); during the
+ *     last backward, once the fc gradients are final, their sums start
+ *     (dist_grads_start) and move along between layers (grads_ready);
  *   one control all-reduce: loss, correct counts, non-finite/overflow/stop
- *     flags, so that every rank takes the same branch;
- *   unless a flag is set: one gradient all-reduce (int64 sum), the mean
- *     gradient, and the SGD update with the schedule's learning rate.
+ *     flags, so that every rank takes the same branch (in exact mode the
+ *     conv gradients' sums ride in it);
+ *   unless a flag is set: what is left of the gradient all-reduce, the mean
+ *     gradient, and the SGD update with the schedule's learning rate; if a
+ *     flag is set, the early all-reduce is completed and dropped.
  * A stop signal (signals.h) on any rank sets stop_ranks: every rank then
  * drops the step it computed, rank 0 checkpoints the state before it, and
  * all return TRAIN_STOPPED; the resumed run recomputes that step.
