@@ -38,22 +38,25 @@ void dist_library_version(char *out, size_t cap);
 const char *dist_error_string(int err);
 
 /* The hang watchdog for the two per-step collectives below.  seconds > 0:
- * they run as MPI_Iallreduce polled against a deadline, and every rank first
- * posts a small "arrived at step S" message to rank 0 (and rank 0 to every
- * rank) on a private communicator.  When the deadline passes, rank 0 prints
- * the step, the collective and the ranks whose arrival it has not received
- * (with their hosts), and calls MPI_Abort(DIST_WATCHDOG_EXIT); the other
- * ranks wait a grace period longer (so that rank 0's report comes first),
- * then report what they know (whether rank 0 arrived) and abort too.
- * seconds == 0: plain blocking MPI_Allreduce, no watchdog.  Collective: call
- * with the same value on every rank, after dist_init. */
+ * the control all-reduce runs as MPI_Iallreduce polled against a deadline,
+ * and every rank first posts a small "arrived at step S" message to rank 0
+ * (and rank 0 to every rank) on a private communicator.  When the deadline
+ * passes, rank 0 prints the step, the collective and the ranks whose arrival
+ * it has not received (with their hosts), and calls
+ * MPI_Abort(DIST_WATCHDOG_EXIT); the other ranks wait a grace period longer
+ * (so that rank 0's report comes first), then report what they know (whether
+ * rank 0 arrived) and abort too.  What dist_allreduce_grads still waits for
+ * runs under an interval timer that reports and _exits with the same code.
+ * seconds == 0: plain blocking calls, no watchdog.  Collective: call with
+ * the same value on every rank, after dist_init. */
 void dist_watchdog_init(double seconds);
 enum { DIST_WATCHDOG_EXIT = 4 };
 
-/* Sum r's buffer over all ranks (one MPI_Allreduce: MPI_INT64_T in exact
- * mode, MPI_FLOAT in float mode, in place) and write the mean gradient of
- * the global batch to mean_out (n floats, overwritten, identical on every
- * rank).  The caller must only call it when the control all-reduce of the
+/* Sum r's buffer over all ranks (MPI_INT64_T in exact mode, MPI_FLOAT in
+ * float mode, in place: whatever part dist_grads_start and
+ * dist_control_allreduce have not already summed, then the wait for the
+ * part in flight) and write the mean gradient of the global batch to
+ * mean_out (n floats, overwritten, identical on every rank).  The caller must only call it when the control all-reduce of the
  * step reported no non-finite or overflow on any rank (every rank then
  * agrees to call it); a rank whose own adds failed dies here (a caller bug).
  * Dies (MPI_Abort) if the global micro-batch count is not 1..K. */
