@@ -24,7 +24,7 @@ static void eval_usage(FILE *out)
             "Evaluates a checkpoint on the test split: loss, accuracy, per-class accuracy\n"
             "(class names from the dataset) and the confusion matrix.\n\n"
             "  --data FILE   HDF5 dataset (default data/fashion-mnist.h5)\n"
-            "  --batch N     images per forward pass (default 500)\n"
+            "  --batch N     images per forward pass (default 128)\n"
             "  --threads N   OpenMP threads per rank (default 1)\n"
             "  --help        this text\n");
 }
@@ -42,7 +42,7 @@ static int parse(int argc, char **argv, EvalOptions *o)
                                          {"threads", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    *o = (EvalOptions){"data/fashion-mnist.h5", NULL, 500, 1};
+    *o = (EvalOptions){"data/fashion-mnist.h5", NULL, 128, 1};
     int c, quiet = dist_rank() != 0;
     opterr = !quiet;
     char *end;

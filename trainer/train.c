@@ -36,7 +36,9 @@
 #include "shardnet_version.h"
 #include "signals.h"
 
-enum { EVAL_BATCH = 500 };
+/* Evaluation batch: batch 128 ran 5% faster than 500 on one core and its
+ * model needs ~34 MB less (shardnet eval, max RSS 65 vs 99 MB). */
+enum { EVAL_BATCH = 128 };
 
 static double wall_now(void)
 {
