@@ -282,11 +282,10 @@ void dist_grads_start(GradReducer *r, size_t from)
     size_t len = gradred_buffer_len(r);
     if (from == 0 || from >= len)
         die("dist_grads_start: element %zu of a %zu-element buffer", from, len);
-    size_t elem = r->mode == REDUCE_EXACT ? sizeof(int64_t) : sizeof(float);
     g_grad_from = from;
-    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, (char *)gradred_buffer(r) + from * elem,
-                             mpi_count(len - from), grad_type(r), MPI_SUM, MPI_COMM_WORLD,
-                             &g_grad_req));
+    char *tail = (char *)gradred_buffer(r) + from * gradred_elem_size(r);
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, tail, mpi_count(len - from), grad_type(r), MPI_SUM,
+                             MPI_COMM_WORLD, &g_grad_req));
 }
 
 void dist_grads_progress(void)
@@ -297,13 +296,17 @@ void dist_grads_progress(void)
     MPI_CHECK(MPI_Test(&g_grad_req, &done, MPI_STATUS_IGNORE));
 }
 
-void dist_grads_discard(void)
+/* Wait for the part in flight (if any) and forget the split: after it the
+ * whole buffer holds the sums again, or is dropped. */
+static void grads_settle(void)
 {
     if (g_grad_req != MPI_REQUEST_NULL)
         MPI_CHECK(MPI_Wait(&g_grad_req, MPI_STATUS_IGNORE));
     g_grad_from = 0;
     g_head_done = 0;
 }
+
+void dist_grads_discard(void) { grads_settle(); }
 
 void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step)
 {
@@ -325,7 +328,7 @@ void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step)
     if (head > 0)
         MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradred_buffer(r), mpi_count(head), grad_type(r),
                                 MPI_SUM, MPI_COMM_WORLD));
-    dist_grads_discard(); /* waits for the tail: its sums are final now */
+    grads_settle(); /* the tail's sums are final now */
     if (g_timeout > 0)
         alarm_arm(0.0);
     if (gradred_finish(r, mean_out))

@@ -163,6 +163,11 @@ void *gradred_buffer(GradReducer *r)
 
 size_t gradred_buffer_len(const GradReducer *r) { return r->n + 1; }
 
+size_t gradred_elem_size(const GradReducer *r)
+{
+    return r->mode == REDUCE_EXACT ? sizeof *r->acc : sizeof *r->fsum;
+}
+
 int gradred_finish(const GradReducer *r, float *mean_out)
 {
     if (r->mode == REDUCE_FLOAT) {

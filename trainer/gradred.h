@@ -89,6 +89,8 @@ void gradred_count(GradReducer *r);
  * floats (float mode), and its element count. */
 void *gradred_buffer(GradReducer *r);
 size_t gradred_buffer_len(const GradReducer *r);
+/* Bytes of one buffer element: 8 (int64, exact) or 4 (float). */
+size_t gradred_elem_size(const GradReducer *r);
 /* After the buffer holds the sum over all ranks: write the mean gradient
  * (n floats, overwritten).  Returns -1 (base_error) if the global count is 0
  * or exceeds terms (more micro-batches than the range was sized for). */

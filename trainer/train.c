@@ -364,7 +364,7 @@ static int train_step(Trainer *t)
     t->timing.update_s += wall_now() - t3;
     t->timing.steps++;
     t->timing.bytes += (int64_t)(gradred_buffer_len(&t->reducer) *
-                                 (c->reduce == REDUCE_EXACT ? sizeof(int64_t) : sizeof(float)));
+                                 gradred_elem_size(&t->reducer));
     t->step = step;
     t->step_in_epoch++;
     t->epoch_loss_sum += control_mean_loss(&ctl);
@@ -441,8 +441,7 @@ static void write_scaling_report(Trainer *t)
     t->timing.probe_reps = PROBE_REPS;
     t->timing.probe_s = dist_probe_grads(&t->reducer, PROBE_REPS);
     t->timing.probe_bytes = (int64_t)(gradred_buffer_len(&t->reducer) *
-                                      (c->reduce == REDUCE_EXACT ? sizeof(int64_t)
-                                                                 : sizeof(float)));
+                                      gradred_elem_size(&t->reducer));
     RankTiming *all = xcalloc((size_t)t->size, sizeof *all);
     char (*names)[64] = xcalloc((size_t)t->size, sizeof *names);
     char mine[64] = "";
