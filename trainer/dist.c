@@ -58,6 +58,11 @@ const char *dist_error_string(int err)
 
 void dist_init(int *argc, char ***argv)
 {
+    /* stderr line-buffered: a report built by several fprintf calls leaves
+     * in one write, so mpirun forwards it whole instead of interleaving it
+     * with another rank's lines or its own abort banner (seen in the
+     * watchdog and start-up agreement reports). */
+    setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
     int rc = MPI_Init(argc, argv);
     if (rc != MPI_SUCCESS)
         die("MPI_Init failed (error %d)", rc);
