@@ -4,8 +4,9 @@
 #   - SIGUSR1 to mpirun mid-run (mpirun forwards it): every rank stops at the
 #     same step, rank 0 writes a checkpoint that verifies, exit 3; a run
 #     resumed with --resume auto ends with the uninterrupted run's weights;
-#   - SIGTERM to ONE rank only: the control all-reduce makes all ranks stop
-#     together (exit 3, "on 1 rank(s)");
+#   - SIGTERM to ONE rank only, as a burst of 2000: the control all-reduce
+#     makes all ranks stop together (exit 3, "on 1 rank(s)"), and every
+#     thread of every rank blocks the stop signals (see signals.h);
 #   - the watchdog: one rank stalls before a step's control all-reduce; the
 #     job ends with exit 4 within the timeout plus a few seconds, rank 0
 #     naming the late rank, the step and the collective; a stalled rank 0 is
@@ -83,23 +84,42 @@ else
   fail "resume after SIGUSR1: exit $rc, hash $(final_hash resume) vs $ref"; show resume
 fi
 
-# SIGTERM to rank 1 only (a child of mpirun with OMPI_COMM_WORLD_RANK=1).
+# SIGTERM to rank 1 only (a child of mpirun with OMPI_COMM_WORLD_RANK=1),
+# as a burst of 2000: a stop signal must never be delivered while oneDNN
+# runs (its JIT GEMM kernels point rsp into the heap, where a handler's
+# signal frame would land; signals.h), so every thread of every rank must
+# block SIGTERM and SIGUSR1 (SigBlk bits 15 and 10, mask 0x4200), and the
+# burst must end in the ordinary stop.
 "${mpi[@]}" -np 2 "$bin" train "${long[@]}" --ckpt-dir "$dir/term" \
   >"$dir/term.out" 2>"$dir/term.err" &
 bg=$!
-rank1=
+rank1= unblocked= threads=0
 if wait_file "$dir/term/ckpt-00000020.h5" 60; then
   for p in $(pgrep -P "$bg"); do
     tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && rank1=$p
+    for st in /proc/"$p"/task/*/status; do
+      blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' "$st" 2>/dev/null)
+      [[ -n $blk ]] || continue
+      threads=$((threads + 1))
+      (( (0x$blk & 0x4200) == 0x4200 )) || unblocked+=" ${st#/proc/}:$blk"
+    done
   done
-  [[ -n $rank1 ]] && kill -TERM "$rank1"
+  if [[ -n $rank1 ]]; then
+    for ((i = 0; i < 2000; i++)); do kill -TERM "$rank1" 2>/dev/null || break; done
+  fi
 fi
 wait_bounded "$bg" 120
-if [[ -n $rank1 && $rc -eq 3 ]] && grep -q 'stop requested (.*) on 1 rank(s)' "$dir/term.err" \
-   && grep -q '^stopped: at step' "$dir/term.out"; then
-  pass "SIGTERM to rank 1 alone: all ranks stop together, exit 3"
+if [[ $threads -gt 2 && -z $unblocked ]]; then
+  pass "all $threads threads of the 2 ranks block SIGTERM and SIGUSR1"
 else
-  fail "SIGTERM to one rank (pid '$rank1'): exit $rc"; show term
+  fail "threads that take stop signals asynchronously (of $threads):$unblocked"
+fi
+if [[ -n $rank1 && $rc -eq 3 ]] && grep -q 'stop requested (.*) on 1 rank(s)' "$dir/term.err" \
+   && grep -q '^stopped: at step' "$dir/term.out" \
+   && "$bin" verify "$dir/term/$(cat "$dir/term/latest" 2>/dev/null)" >/dev/null 2>&1; then
+  pass "2000 x SIGTERM to rank 1 alone: all ranks stop together, exit 3, checkpoint verifies"
+else
+  fail "SIGTERM burst to one rank (pid '$rank1'): exit $rc"; show term 60
 fi
 
 # stall_case NAME NP STALL LIMIT PATTERN WHAT [ARGS...]: with --timeout 3 and

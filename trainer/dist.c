@@ -100,7 +100,9 @@ static double now_seconds(void)
  * KB int64 between 2 ranks: 103 vs 165 us alone; 0.5 vs 0.9 ms a step in
  * training).  If SIGALRM arrives, the handler writes the prepared report
  * (async-signal-safe) and _exits with the watchdog code; mpirun then ends
- * the job.  No MPI call happens in the handler. */
+ * the job.  No MPI call happens in the handler.  The timer runs only around
+ * that all-reduce, when no oneDNN kernel runs, so its signal frame cannot
+ * land on a JIT kernel's heap "stack" (see signals.h). */
 static char g_alarm_text[512];
 static size_t g_alarm_len;
 
@@ -141,8 +143,8 @@ void dist_watchdog_init(double seconds)
 }
 
 /* Poll req until it completes (1) or the clock passes deadline (0).  A
- * short spin, then 50 us naps: a waiting rank must not starve the ranks it
- * waits for when they share cores. */
+ * short spin, then yields, then 50 us naps: a waiting rank must not starve
+ * the ranks it waits for when they share cores. */
 static int poll_until(MPI_Request *req, double deadline)
 {
     for (long spins = 0;; spins++) {

@@ -1,17 +1,32 @@
 /* signals.h - SIGUSR1 and SIGTERM as a request to stop at the next step.
  *
- * The handler only records the signal in a volatile sig_atomic_t; the
- * training loop reads it at each step boundary and puts it into the control
- * record (stop_ranks), so all ranks stop at the same step even when only
- * some of them got the signal.  Install once, before anything slow, on
- * every rank.  Pure; no MPI. */
+ * The stop signals are blocked, not caught: they stay pending until the
+ * training loop takes them (sigtimedwait, no wait) at a step boundary and
+ * puts them into the control record (stop_ranks), so all ranks stop at the
+ * same step even when only some of them got the signal.
+ *
+ * Why blocked: oneDNN 2.6's JIT GEMM kernels (the inner products'
+ * gemm:jit) point rsp into a heap workspace while they run, so a handler
+ * entered on that thread pushes its signal frame onto the heap.  A SIGTERM
+ * to one rank corrupted its heap that way (glibc abort in free, in CI; a
+ * signal storm reproduces it within seconds); oneDNN fixed its kernels in
+ * 3.x (uxlfoundation/oneDNN#4845).  A blocked signal is never delivered,
+ * so no frame lands anywhere.
+ *
+ * Install once, before MPI_Init and before oneDNN's OpenMP threads exist:
+ * threads inherit the calling thread's mask.  A handler that only records
+ * the signal stays installed for a thread some library creates with the
+ * signals unblocked; there it runs on that thread's own stack.  Pure; no
+ * MPI. */
 #ifndef SHARDNET_SIGNALS_H
 #define SHARDNET_SIGNALS_H
 
-/* Install the handler for SIGUSR1 and SIGTERM (sigaction, SA_RESTART so
- * that no library call sees EINTR).  0, or -1 with base_error(). */
+/* Block SIGUSR1 and SIGTERM in the calling thread (and so in the threads it
+ * creates later), and install the recording handler (SA_RESTART).  0, or
+ * -1 with base_error(). */
 int signals_install(void);
-/* The first stop signal received so far, or 0. */
+/* The first stop signal received so far, or 0.  Takes a pending stop
+ * signal; cheap (one system call) - once per step. */
 int signals_pending(void);
 /* "SIGUSR1", "SIGTERM", or "signal N". */
 const char *signals_name(int sig);
