@@ -9,9 +9,9 @@
  * gemm:jit) point rsp into a heap workspace while they run, so a handler
  * entered on that thread pushes its signal frame onto the heap.  A SIGTERM
  * to one rank corrupted its heap that way (glibc abort in free, in CI; a
- * signal storm reproduces it within seconds); oneDNN fixed its kernels in
- * 3.x (uxlfoundation/oneDNN#4845).  A blocked signal is never delivered,
- * so no frame lands anywhere.
+ * signal storm reproduces it within seconds); oneDNN fixed its kernels
+ * after v3.11 (uxlfoundation/oneDNN#4845).  A blocked signal is never
+ * delivered, so no frame lands anywhere.
  *
  * Install once, before MPI_Init and before oneDNN's OpenMP threads exist:
  * threads inherit the calling thread's mask.  A handler that only records
