@@ -190,7 +190,8 @@ int lenet_init(LeNet *m, LeNetArch arch, int64_t n, int64_t c, int64_t h, int64_
     ConvSpec c2 = {n, L[2].out[1], L[2].out[2], L[2].out[3], L[3].out[1], win(&L[3]),
                    layout, act, 1};
     PoolSpec p2 = {n, L[3].out[1], L[3].out[2], L[3].out[3], win(&L[5]), pool, layout};
-    LinearSpec f1 = {n, L[5].out[1], L[5].out[2], L[5].out[3], L[7].out[1], layout, act, 1};
+    LinearSpec f1 = {n, L[5].out[1] * L[5].out[2] * L[5].out[3], 1, 1, L[7].out[1], layout,
+                     act, 1};
     LinearSpec f2 = {n, L[7].out[1], 1, 1, L[9].out[1], layout, act, 1};
     LinearSpec f3 = {n, L[9].out[1], 1, 1, classes, layout, ACT_NONE, 1};
     if (conv_init(&m->conv1, &c1) < 0 || pool_init(&m->pool1, &p1) < 0 ||
@@ -202,6 +203,10 @@ int lenet_init(LeNet *m, LeNetArch arch, int64_t n, int64_t c, int64_t h, int64_
     dnnl_memory_desc_t user = dnn_md4(n, c, h, w, c == 1 ? layout : LAYOUT_NCHW);
     dnnl_memory_desc_t prim = dnn_md4(n, c, h, w, layout);
     port_init(&m->input, &user, &prim, 0);
+    dnnl_memory_desc_t pooled = dnn_md4(n, L[5].out[1], L[5].out[2], L[5].out[3], layout);
+    dnnl_memory_desc_t flat = dnn_md4(n, L[5].out[1], L[5].out[2], L[5].out[3], LAYOUT_NCHW);
+    port_init(&m->flat, &pooled, &flat, 0);
+    port_init(&m->d_flat, &pooled, &flat, 1);
     m->a1 = activation(&L[1], 1), m->d_a1 = activation(&L[1], 0);
     m->p1 = activation(&L[2], 1), m->d_p1 = activation(&L[2], 0);
     m->a2 = activation(&L[4], 1), m->d_a2 = activation(&L[4], 0);
@@ -250,7 +255,8 @@ void lenet_forward(LeNet *m, const float *params, const float *images)
     LAP(m, forward, STAGE_CONV2);
     pool_forward(&m->pool2, m->a2, m->p2);
     LAP(m, forward, STAGE_POOL2);
-    linear_forward(&m->fc1, m->p2, P(m, params, 4), P(m, params, 5), m->f1);
+    port_in(&m->flat, m->p2);
+    linear_forward(&m->fc1, dnn_data(m->flat.prim), P(m, params, 4), P(m, params, 5), m->f1);
     LAP(m, forward, STAGE_FC1);
     linear_forward(&m->fc2, m->f1, P(m, params, 6), P(m, params, 7), m->f2);
     LAP(m, forward, STAGE_FC2);
@@ -281,8 +287,10 @@ void lenet_backward(LeNet *m, const float *params, const float *images, const fl
     linear_backward(&m->fc2, m->f1, m->f2, m->d_f2, P(m, params, 6), m->d_f1, P(m, grads, 6),
                     P(m, grads, 7));
     backward_stage(m, STAGE_FC2, 6, &t);
-    linear_backward(&m->fc1, m->p2, m->f1, m->d_f1, P(m, params, 4), m->d_p2, P(m, grads, 4),
-                    P(m, grads, 5));
+    port_out_begin(&m->d_flat, m->d_p2);
+    linear_backward(&m->fc1, dnn_data(m->flat.prim), m->f1, m->d_f1, P(m, params, 4),
+                    dnn_data(m->d_flat.prim), P(m, grads, 4), P(m, grads, 5));
+    port_out_end(&m->d_flat);
     backward_stage(m, STAGE_FC1, 4, &t);
     pool_backward(&m->pool2, m->d_p2, m->d_a2);
     backward_stage(m, STAGE_POOL2, 4, &t);
@@ -306,6 +314,8 @@ void lenet_free(LeNet *m)
     linear_free(&m->fc2);
     linear_free(&m->fc3);
     port_free(&m->input);
+    port_free(&m->flat);
+    port_free(&m->d_flat);
     float *bufs[] = {m->a1, m->p1, m->a2, m->p2, m->f1, m->f2, m->logits,
                      m->d_a1, m->d_p1, m->d_a2, m->d_p2, m->d_f1, m->d_f2};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)

@@ -77,6 +77,14 @@ typedef struct {
     Pool pool1, pool2;
     Linear fc1, fc2, fc3;
     Port input;                          /* NCHW images -> activation layout */
+    /* fc1 is a 2-D inner product over pool2's output in NCHW order, the
+     * order of its weights, so oneDNN takes its brgemm kernels.  Over the
+     * 4-D NHWC output it took gemm:jit, which points rsp into the heap
+     * while it runs (a signal handler's frame then lands there: see
+     * trainer/signals.h), and which needed fc1's weights reordered three
+     * times a step.  In the NHWC layout these ports reorder pool2's output
+     * and its gradient instead; in NCHW they are no-ops. */
+    Port flat, d_flat;
     float *a1, *p1, *a2, *p2, *f1, *f2;  /* activations after each stage */
     float *logits;                       /* (n, classes) */
     float *d_a1, *d_p1, *d_a2, *d_p2, *d_f1, *d_f2;

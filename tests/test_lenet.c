@@ -1,14 +1,20 @@
 /* test_lenet.c - the LeNet model: the textbook's layer table, the tensor
- * table, deterministic initialisation, layouts agreeing, and the whole
- * model's gradient against finite differences for both architectures. */
+ * table, deterministic initialisation, layouts agreeing, the whole model's
+ * gradient against finite differences for both architectures, the backward
+ * hook, and signal handlers running during its kernels. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base.h"
 #include "lenet.h"
@@ -263,6 +269,106 @@ static void test_backward_hook(void **state)
     free(params), free(grads), free(x), free(diff);
 }
 
+/* Signals during LeNet's kernels: a signal handler's frame is written at
+ * the interrupted rsp, so no kernel may point rsp anywhere but its stack.
+ * oneDNN 2.6's gemm:jit does at small batches (uxlfoundation/oneDNN#4845);
+ * with fc1 over the 4-D NHWC pool2 output it was the kernel oneDNN chose,
+ * and this storm broke the heap within a second at batch 16.  A thread
+ * sends SIGURG (to a handler of the test's own, as a profiler would
+ * install) every ~10 us while the main thread runs training steps; every
+ * step's gradients must equal the first's bit for bit, with heap churn
+ * between steps to expose a broken chunk. */
+static atomic_long g_handled;
+
+static void count_signal(int sig)
+{
+    (void)sig;
+    atomic_fetch_add(&g_handled, 1);
+}
+
+typedef struct {
+    atomic_int stop;
+    long sent;
+} Storm;
+
+static void *send_storm(void *arg)
+{
+    Storm *s = arg;
+    const struct timespec nap = {0, 10000}; /* leave the main thread time to compute */
+    while (!atomic_load(&s->stop)) {
+        kill(getpid(), SIGURG);
+        s->sent++;
+        nanosleep(&nap, NULL);
+    }
+    return NULL;
+}
+
+static void one_step(LeNet *m, const float *params, const float *x, const int32_t *labels,
+                     float *diff, float *grads)
+{
+    lenet_forward(m, params, x);
+    loss_softmax_xent(m->logits, labels, (size_t)m->n, 10, diff);
+    lenet_backward(m, params, x, diff, grads);
+}
+
+/* steps training steps of batch n under the storm. */
+static void storm_steps(int64_t n, int steps)
+{
+    LeNet m;
+    assert_int_equal(lenet_init(&m, ARCH_CLASSIC, n, 1, 28, 28, 10, LAYOUT_NHWC), 0);
+    float *params = tmalloc(m.n_params), *grads = tmalloc(m.n_params);
+    float *want = tmalloc(m.n_params);
+    float *x = tmalloc((size_t)n * 784), *diff = tmalloc((size_t)n * 10);
+    int32_t *labels = malloc((size_t)n * sizeof *labels);
+    Rng r = {11};
+    for (int64_t i = 0; i < n; i++)
+        labels[i] = (int32_t)(i % 10);
+    lenet_init_params(&m, params, 3);
+    fill_uniform(x, (size_t)n * 784, 0, 1, &r);
+    one_step(&m, params, x, labels, diff, want);
+
+    long handled = atomic_load(&g_handled);
+    Storm storm = {0, 0};
+    pthread_t sender;
+    assert_int_equal(pthread_create(&sender, NULL, send_storm, &storm), 0);
+    int same = 1;
+    for (int step = 0; step < steps && same; step++) {
+        one_step(&m, params, x, labels, diff, grads);
+        same = memcmp(grads, want, m.n_params * sizeof *grads) == 0;
+        void *churn[16];
+        for (int i = 0; i < 16; i++)
+            churn[i] = malloc((size_t)(32 << i % 12));
+        for (int i = 0; i < 16; i++)
+            free(churn[i]);
+    }
+    atomic_store(&storm.stop, 1);
+    assert_int_equal(pthread_join(sender, NULL), 0);
+    if (!same)
+        fail_msg("batch %lld: gradients changed under the signal storm", (long long)n);
+    assert_true(storm.sent > 0);
+    assert_true(atomic_load(&g_handled) > handled);
+    lenet_free(&m);
+    free(params), free(grads), free(want), free(x), free(diff), free(labels);
+}
+
+static void test_signals_during_kernels(void **state)
+{
+    (void)state;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = count_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    assert_int_equal(sigaction(SIGURG, &sa, &old), 0);
+    /* A broken heap can make cmocka's crash handler deadlock in malloc: the
+     * alarm's default action ends such a run instead of meson's timeout. */
+    alarm(60);
+    storm_steps(16, 300);  /* the micro-batch of the mpi and cluster tests */
+    storm_steps(128, 100); /* the default micro-batch */
+    alarm(0);
+    sigaction(SIGURG, &old, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_too_small_input),  cmocka_unit_test(test_init_params),
         cmocka_unit_test(test_layouts_agree),    cmocka_unit_test(test_gradient_classic),
         cmocka_unit_test(test_gradient_modern), cmocka_unit_test(test_backward_hook),
+        cmocka_unit_test(test_signals_during_kernels),
     };
     return cmocka_run_group_tests_name("lenet", tests, NULL, NULL);
 }
