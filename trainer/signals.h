@@ -5,13 +5,14 @@
  * puts them into the control record (stop_ranks), so all ranks stop at the
  * same step even when only some of them got the signal.
  *
- * Why blocked: oneDNN 2.6's JIT GEMM kernels (the inner products'
- * gemm:jit) point rsp into a heap workspace while they run, so a handler
- * entered on that thread pushes its signal frame onto the heap.  A SIGTERM
- * to one rank corrupted its heap that way (glibc abort in free, in CI; a
- * signal storm reproduces it within seconds); oneDNN fixed its kernels
- * after v3.11 (uxlfoundation/oneDNN#4845).  A blocked signal is never
- * delivered, so no frame lands anywhere.
+ * Why blocked: oneDNN 2.6's JIT GEMM kernels (gemm:jit) point rsp into a
+ * heap workspace while they run, so a handler entered on that thread
+ * pushes its signal frame onto the heap.  A SIGTERM to one rank corrupted
+ * its heap that way (glibc abort in free, in CI; a signal storm reproduces
+ * it within seconds); oneDNN fixed its kernels after v3.11
+ * (uxlfoundation/oneDNN#4845).  fc1 no longer runs on gemm:jit here (see
+ * ops/lenet.h), but oneDNN may choose it on another CPU; a blocked signal
+ * is never delivered, so no frame lands anywhere whatever the kernels.
  *
  * Install once, before MPI_Init and before oneDNN's OpenMP threads exist:
  * threads inherit the calling thread's mask.  A handler that only records
