@@ -319,7 +319,7 @@ static void storm_steps(int64_t n, int steps)
     float *params = tmalloc(m.n_params), *grads = tmalloc(m.n_params);
     float *want = tmalloc(m.n_params);
     float *x = tmalloc((size_t)n * 784), *diff = tmalloc((size_t)n * 10);
-    int32_t *labels = malloc((size_t)n * sizeof *labels);
+    int32_t *labels = xmalloc((size_t)n * sizeof *labels);
     Rng r = {11};
     for (int64_t i = 0; i < n; i++)
         labels[i] = (int32_t)(i % 10);
