@@ -88,6 +88,15 @@ void dist_finalize(void)
 int dist_rank(void) { return g_rank; }
 int dist_size(void) { return g_size; }
 
+/* An element count as MPI's int; dies when it does not fit (what names
+ * the buffer in the message). */
+static int mpi_count(size_t n, const char *what)
+{
+    if (n > (size_t)INT32_MAX)
+        die("%s: %zu elements are too many for one MPI call", what, n);
+    return (int)n;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -275,12 +284,6 @@ static MPI_Datatype grad_type(const GradReducer *r)
     return r->mode == REDUCE_EXACT ? MPI_INT64_T : MPI_FLOAT;
 }
 
-static int mpi_count(size_t n)
-{
-    if (n > (size_t)INT32_MAX)
-        die("gradient buffer of %zu elements is too long for one MPI call", n);
-    return (int)n;
-}
 
 void dist_grads_start(GradReducer *r, size_t from)
 {
@@ -291,8 +294,8 @@ void dist_grads_start(GradReducer *r, size_t from)
         die("dist_grads_start: element %zu of a %zu-element buffer", from, len);
     g_grad_from = from;
     char *tail = (char *)gradred_buffer(r) + from * gradred_elem_size(r);
-    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, tail, mpi_count(len - from), grad_type(r), MPI_SUM,
-                             MPI_COMM_WORLD, &g_grad_req));
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, tail, mpi_count(len - from, "gradient buffer"),
+                             grad_type(r), MPI_SUM, MPI_COMM_WORLD, &g_grad_req));
 }
 
 void dist_grads_progress(void)
@@ -333,8 +336,9 @@ void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step)
         alarm_arm(watchdog_deadline(0.0));
     }
     if (head > 0)
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradred_buffer(r), mpi_count(head), grad_type(r),
-                                MPI_SUM, MPI_COMM_WORLD));
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradred_buffer(r),
+                                mpi_count(head, "gradient buffer"), grad_type(r), MPI_SUM,
+                                MPI_COMM_WORLD));
     grads_settle(); /* the tail's sums are final now */
     if (g_timeout > 0)
         alarm_arm(0.0);
@@ -349,8 +353,8 @@ double dist_probe_grads(GradReducer *r, int reps)
     double start = now_seconds();
     for (int i = 0; i < reps; i++)
         MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradred_buffer(r),
-                                mpi_count(gradred_buffer_len(r)), grad_type(r), MPI_SUM,
-                                MPI_COMM_WORLD));
+                                mpi_count(gradred_buffer_len(r), "gradient buffer"),
+                                grad_type(r), MPI_SUM, MPI_COMM_WORLD));
     return now_seconds() - start;
 }
 
@@ -374,17 +378,17 @@ static int64_t *control_stage(Control *c, GradReducer *r, size_t *count)
 
 void dist_control_allreduce(Control *c, GradReducer *r, int64_t step)
 {
-    size_t count;
-    int64_t *buf = control_stage(c, r, &count);
+    size_t len;
+    int64_t *buf = control_stage(c, r, &len);
+    int count = mpi_count(len, "control record");
     if (g_timeout <= 0) {
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, mpi_count(count), MPI_INT64_T, MPI_SUM,
-                                MPI_COMM_WORLD));
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, count, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
     } else {
         double start = now_seconds();
         arrivals_post(step);
         MPI_Request req;
-        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buf, mpi_count(count), MPI_INT64_T, MPI_SUM,
-                                 MPI_COMM_WORLD, &req));
+        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buf, count, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD,
+                                 &req));
         if (!poll_until(&req, watchdog_deadline(start)))
             watchdog_fire("control all-reduce", step);
         arrivals_finish();
@@ -398,9 +402,8 @@ void dist_control_allreduce(Control *c, GradReducer *r, int64_t step)
 
 void dist_sum_i64(int64_t *buf, size_t n)
 {
-    if (n > INT32_MAX)
-        die("dist_sum_i64: %zu elements are too many for one MPI call", n);
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, mpi_count(n, "dist_sum_i64"), MPI_INT64_T,
+                            MPI_SUM, MPI_COMM_WORLD));
 }
 
 void dist_max_f64(double *value)
@@ -410,16 +413,14 @@ void dist_max_f64(double *value)
 
 void dist_max_i64(int64_t *buf, size_t n)
 {
-    if (n > INT32_MAX)
-        die("dist_max_i64: %zu elements are too many for one MPI call", n);
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD));
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, mpi_count(n, "dist_max_i64"), MPI_INT64_T,
+                            MPI_MAX, MPI_COMM_WORLD));
 }
 
 void dist_gather_bytes(const void *mine, size_t n, void *all)
 {
-    if (n > INT32_MAX)
-        die("dist_gather_bytes: %zu bytes are too many for one MPI call", n);
-    MPI_CHECK(MPI_Gather(mine, (int)n, MPI_BYTE, all, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD));
+    int count = mpi_count(n, "dist_gather_bytes");
+    MPI_CHECK(MPI_Gather(mine, count, MPI_BYTE, all, count, MPI_BYTE, 0, MPI_COMM_WORLD));
 }
 
 void dist_broadcast(void *buf, size_t bytes, int root)
@@ -442,8 +443,8 @@ static int ranges_agree(const uint64_t *v, size_t n, uint64_t *lo, uint64_t *hi)
         buf[i] = v[i];
         buf[n + i] = ~v[i];
     }
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)(2 * n), MPI_UINT64_T, MPI_MAX,
-                            MPI_COMM_WORLD));
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, mpi_count(2 * n, "start-up checks"), MPI_UINT64_T,
+                            MPI_MAX, MPI_COMM_WORLD));
     int agree = 1;
     for (size_t i = 0; i < n; i++) {
         hi[i] = buf[i];

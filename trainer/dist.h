@@ -56,9 +56,10 @@ enum { DIST_WATCHDOG_EXIT = 4 };
  * float mode, in place: whatever part dist_grads_start and
  * dist_control_allreduce have not already summed, then the wait for the
  * part in flight) and write the mean gradient of the global batch to
- * mean_out (n floats, overwritten, identical on every rank).  The caller must only call it when the control all-reduce of the
- * step reported no non-finite or overflow on any rank (every rank then
- * agrees to call it); a rank whose own adds failed dies here (a caller bug).
+ * mean_out (n floats, overwritten, identical on every rank).  The caller
+ * must only call it when the control all-reduce of the step reported no
+ * non-finite or overflow on any rank (every rank then agrees to call it); a
+ * rank whose own adds failed dies here (a caller bug).
  * Dies (MPI_Abort) if the global micro-batch count is not 1..K. */
 void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step);
 /* Overlap: start summing buffer elements [from, len) -- the tail, which
