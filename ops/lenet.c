@@ -158,9 +158,9 @@ int lenet_describe(LeNet *m, LeNetArch arch, int64_t n, int64_t c, int64_t h, in
 }
 
 /* A buffer for layer l's output.  Forward outputs are touched here, at
- * set-up, so that the first pass does not pay the page faults (tens of MB
- * for an evaluation batch of 500); gradient buffers are left untouched, so
- * a model that only runs forward (evaluation) never makes them resident. */
+ * set-up, so that the first pass does not pay the page faults (about 4 MB
+ * at batch 128, 16 MB at 500); gradient buffers are left untouched, so a
+ * model that only runs forward (evaluation) never makes them resident. */
 static float *activation(const LayerInfo *l, int touch)
 {
     size_t count = 1;
