@@ -1,47 +1,83 @@
 #!/usr/bin/env bash
-# setup.sh - make a fresh Debian 12 machine ready and build shardnet.
+# setup.sh - make a fresh Debian 12 machine ready, build shardnet and install
+# it into a prefix.
 #
-#   scripts/setup.sh [--test] [BUILD_DIR]      (default BUILD_DIR: build)
+#   scripts/setup.sh [--test] [--prefix DIR] [BUILD_DIR]     (default BUILD_DIR: build)
+#   scripts/setup.sh --print-packages [--test]
 #
 # Installs the Debian packages below when any is missing (apt-get update first;
-# needs root or sudo), then configures and builds with meson.  Idempotent:
+# needs root or sudo), configures and builds with meson, then `meson install`s
+# into DIR (default BUILD_DIR/install: bin/shardnet, the man page, bash
+# completion, share/shardnet/ scripts; nothing outside the checkout).  Idempotent:
 # a second run installs nothing and only rebuilds what changed.
 # --test (used by scripts/test.sh) also installs TEST_PACKAGES.
+# --print-packages prints the package list (with --test: and the test packages).
+#
+# Environment: SHARDNET_MPI picks the MPI: openmpi (default), mpich (Debian's
+# MPICH, Hydra's mpiexec), or none (install no MPI: use the one meson finds,
+# e.g. a site's module).
 set -euo pipefail
 
-# The one list of Debian packages shardnet needs to build, run and test
-# (python3 for the test scripts is part of Debian's base system).
+# The Debian packages shardnet needs to build and run.
 PACKAGES=(
-  build-essential meson ninja-build pkg-config cmake
-  libopenmpi-dev openmpi-bin
+  build-essential meson ninja-build pkg-config help2man
   libdnnl-dev
   libhdf5-dev hdf5-tools zlib1g-dev libssl-dev
-  libcmocka-dev
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   dataset-fashion-mnist
 )
-# Cluster use: Slurm (batch script, srun --mpi=pmix) and munge for its auth.
-PACKAGES+=(slurm-client slurmctld slurmd munge iproute2)
+# The MPI (SHARDNET_MPI=mpich swaps in libmpich-dev mpich).
+PACKAGES+=(libopenmpi-dev openmpi-bin)
 
-# Only for the tests: the runtimes that prove the exports (suite 'export'),
-# matplotlib for scripts/plot.py (suite 'mpi'), h5py for scripts/bench.sh's
-# PyTorch comparison (scripts/torch_lenet.py).  Run by /usr/bin/python3 (Debian's, not a pyenv python).  python3-torch is
+# Only for the tests: cmocka; the runtimes that prove the exports (suite
+# 'export'); matplotlib for scripts/plot.py (suite 'mpi'); h5py for
+# scripts/bench.sh's PyTorch comparison; a real one-node Slurm with munge
+# (suite 'cluster': the daemons are for the tests, a user who trains gets
+# none); iproute2 for the simulated hosts; man-db for the installed man page.
+# Run by /usr/bin/python3 (Debian's, not a pyenv python).  python3-torch is
 # large (~800 MB installed).  onnxruntime itself comes from npm, pinned in
 # package-lock.json (tests/export.sh runs `npm ci --ignore-scripts`); node and
-# npm are taken as found when present (e.g. NodeSource's Node 20), else
-# Debian's nodejs + npm are installed.
+# npm are taken as found when present, else Debian's nodejs + npm are installed.
 TEST_PACKAGES=(
+  libcmocka-dev
   python3-onnx python3-torch python3-matplotlib python3-h5py
+  slurm-client slurmctld slurmd munge iproute2 man-db
 )
 
+case ${SHARDNET_MPI:-openmpi} in
+  openmpi) ;;
+  mpich) PACKAGES=("${PACKAGES[@]/libopenmpi-dev/libmpich-dev}")
+         PACKAGES=("${PACKAGES[@]/openmpi-bin/mpich}") ;;
+  none) PACKAGES=("${PACKAGES[@]/libopenmpi-dev/}")
+        PACKAGES=("${PACKAGES[@]/openmpi-bin/}") ;;
+  *) echo "setup: SHARDNET_MPI must be openmpi, mpich or none, not '$SHARDNET_MPI'" >&2; exit 2 ;;
+esac
+
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-wanted=("${PACKAGES[@]}")
-if [ "${1:-}" = "--test" ]; then
+test=0 print=0 prefix="" build=build
+while [ $# -gt 0 ]; do
+  case $1 in
+    --test) test=1 ;;
+    --print-packages) print=1 ;;
+    --prefix) prefix=${2:?--prefix needs a directory}; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -*) echo "setup: unknown option '$1' (see scripts/setup.sh --help)" >&2; exit 2 ;;
+    *) build=$1 ;;
+  esac
   shift
+done
+wanted=()
+for p in "${PACKAGES[@]}"; do [ -n "$p" ] && wanted+=("$p"); done
+if [ $test = 1 ]; then
   wanted+=("${TEST_PACKAGES[@]}")
-  command -v node >/dev/null && command -v npm >/dev/null || wanted+=(nodejs npm)
+  if [ $print = 0 ]; then
+    command -v node >/dev/null && command -v npm >/dev/null || wanted+=(nodejs npm)
+  fi
 fi
-build=${1:-build}
+if [ $print = 1 ]; then
+  echo "${wanted[*]}"
+  exit 0
+fi
 
 missing=()
 for p in "${wanted[@]}"; do
@@ -56,8 +92,14 @@ if ((${#missing[@]})); then
 fi
 
 cd "$here"
+prefix=${prefix:-$here/$build/install}
+case $prefix in /*) ;; *) prefix=$PWD/$prefix ;; esac
 if [ ! -f "$build/build.ninja" ]; then
-  meson setup "$build" --buildtype=release
+  meson setup "$build" --buildtype=release --prefix "$prefix"
+elif [ "$(meson introspect "$build" --buildoptions | python3 -c \
+        'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')" != "$prefix" ]; then
+  meson configure "$build" --prefix "$prefix"
 fi
 meson compile -C "$build"
-echo "setup: built $here/$build/trainer/shardnet"
+meson install -C "$build" --quiet
+echo "setup: installed shardnet into $prefix (add $prefix/bin to PATH)"

@@ -25,12 +25,12 @@ check() {
 }
 
 check "help lists commands"       0 '^  summary '             -- "$bin" --help
-check "no command is usage"       2 'usage: shardnet'         -- "$bin"
+check "no command is usage"       2 'Usage: shardnet'         -- "$bin"
 check "unknown command"           2 "unknown command 'frobnicate'" -- "$bin" frobnicate
 check "version"                   0 '^shardnet [0-9]+\.[0-9]+' -- "$bin" --version
 check "version: oneDNN"           0 '^oneDNN 2\.[0-9]+\.[0-9]+ \(CPU ISA ' -- "$bin" --version
 check "version: HDF5"             0 '^HDF5 1\.[0-9]+\.[0-9]+$' -- "$bin" --version
-check "version: MPI"              0 '^MPI: Open MPI v[0-9]' -- "$bin" --version
+check "version: MPI"              0 '^MPI: (Open MPI v|MPICH )[0-9]' -- "$bin" --version
 check "summary --help"            0 'usage: shardnet summary' -- "$bin" summary --help
 check "summary unknown flag"      2 "unrecognized option '--bogus'" -- "$bin" summary --bogus
 check "summary bad input shape"   2 'four positive integers'  -- "$bin" summary --input 1,2,3

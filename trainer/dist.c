@@ -43,8 +43,14 @@ void dist_library_version(char *out, size_t cap)
     char text[MPI_MAX_LIBRARY_VERSION_STRING] = "";
     int len = 0;
     MPI_Get_library_version(text, &len); /* one of the calls allowed before MPI_Init */
-    text[strcspn(text, ",\n")] = '\0';  /* "Open MPI v4.1.4, package: ..." -> first part */
-    snprintf(out, cap, "%s", text);
+    /* Open MPI: "Open MPI v4.1.4, package: ..." -> the first part;
+     * MPICH: "MPICH Version:\t4.0.2\nMPICH Release date: ..." -> "MPICH 4.0.2". */
+    text[strcspn(text, ",\n")] = '\0';
+    const char *mpich = "MPICH Version:";
+    if (!strncmp(text, mpich, strlen(mpich)))
+        snprintf(out, cap, "MPICH %s", text + strlen(mpich) + strspn(text + strlen(mpich), " \t"));
+    else
+        snprintf(out, cap, "%s", text);
 }
 
 const char *dist_error_string(int err)

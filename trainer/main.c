@@ -32,9 +32,9 @@ static const Command commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: shardnet <command> [options]\n"
-                 "       shardnet <command> --help\n"
-                 "       shardnet --version\n\n"
+    fprintf(out, "Usage: shardnet <command> [options]\n"
+                 "  or:  shardnet <command> --help\n"
+                 "  or:  shardnet --version\n\n"
                  "Data-parallel LeNet training on oneDNN and MPI.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
