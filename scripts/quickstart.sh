@@ -1,26 +1,31 @@
 #!/usr/bin/env bash
 # quickstart.sh - the main job, from a fresh Debian 12 machine to a trained,
 # evaluated LeNet:
-#   1. install what is missing and build        (scripts/setup.sh)
+#   1. install what is missing, build, install  (scripts/setup.sh: build/install/bin/shardnet)
 #   2. prepare Fashion-MNIST as HDF5             (shardnet prepare)
 #   3. train with mpirun, one rank per core      (shardnet train)
 #   4. evaluate the final checkpoint             (shardnet eval)
 #   5. export it for other runtimes              (shardnet export: ONNX, safetensors)
 #
 #   scripts/quickstart.sh [extra `shardnet train` options...]
-# Environment: RANKS (default: the number of cores), RUN_DIR (default runs/quickstart).
+# Environment: RANKS (default: the number of cores), RUN_DIR (default runs/quickstart),
+# SHARDNET_MPI (scripts/setup.sh).  Works with Open MPI's mpirun and MPICH's mpiexec.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 "$here/scripts/setup.sh" build
-bin=$here/build/trainer/shardnet
+export PATH=$here/build/install/bin:$PATH
+bin=shardnet
 ranks=${RANKS:-$(nproc)}
 run=${RUN_DIR:-runs/quickstart}
 mkdir -p "$run"
 
-mpirun_opts=(-np "$ranks" --mca mpi_yield_when_idle 1)
-[ "$(id -u)" -eq 0 ] && mpirun_opts+=(--allow-run-as-root)
-[ "$ranks" -gt "$(nproc)" ] && mpirun_opts+=(--oversubscribe)
+mpirun_opts=(-np "$ranks")
+if mpirun --version 2>&1 | grep -q 'Open MPI'; then
+  mpirun_opts+=(--mca mpi_yield_when_idle 1)
+  [ "$(id -u)" -eq 0 ] && mpirun_opts+=(--allow-run-as-root)
+  [ "$ranks" -gt "$(nproc)" ] && mpirun_opts+=(--oversubscribe)
+fi
 
 echo "== summary"
 "$bin" summary

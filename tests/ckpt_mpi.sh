@@ -35,7 +35,7 @@ run() {
   if [[ $np -eq 0 ]]; then
     timeout 300 "$bin" "$@" >"$dir/$name.out" 2>"$dir/$name.err"
   else
-    timeout 300 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 "$bin" "$@" \
+    timeout 300 "${mpi[@]}" -np "$np" "$bin" "$@" \
       >"$dir/$name.out" 2>"$dir/$name.err"
   fi
   rc=$?

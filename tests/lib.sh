@@ -16,3 +16,35 @@ finish() {
   echo "$passed passed, $failed failed$([[ $skipped -eq 0 ]] || echo ", $skipped skipped")"
   [[ $failed -eq 0 ]]
 }
+
+# The MPI launcher this build runs under, as an array to prefix "-np N PROG":
+#   Open MPI   mpirun --oversubscribe --mca mpi_yield_when_idle 1
+#   MPICH      mpiexec -launcher fork (Hydra: local ranks, even when a test
+#              fakes a Slurm environment; oversubscribing needs no flag)
+# mpi_kind is openmpi or mpich.
+if mpirun --version 2>&1 | grep -q 'Open MPI'; then
+  mpi_kind=openmpi
+  mpi=(mpirun --oversubscribe --mca mpi_yield_when_idle 1)
+else
+  mpi_kind=mpich
+  mpi=(mpiexec -launcher fork)
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# rank_pids PATTERN: the pids of running shardnet ranks whose command line
+# contains PATTERN, as "PID RANK" lines (rank from OMPI_COMM_WORLD_RANK or
+# Hydra's PMI_RANK); under either launcher the ranks may be grandchildren.
+rank_pids() {
+  local p r
+  for p in $(pgrep -x shardnet); do
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$1" || continue
+    r=$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | sed -n 's/^\(OMPI_COMM_WORLD_RANK\|PMI_RANK\)=//p' | head -1)
+    [[ -n $r ]] && echo "$p $r"
+  done
+}
+# need_openmpi WHAT: end a test that uses Open MPI's own launcher options
+# (exit 77, meson's "skipped") under another MPI.
+need_openmpi() {
+  [[ $mpi_kind == openmpi ]] && return 0
+  echo "skipped: $1 uses Open MPI's mpirun options; this build's launcher is MPICH's Hydra"
+  exit 77
+}

@@ -43,6 +43,7 @@ teardown() {
 }
 trap teardown EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_openmpi "multihost.sh (plm_rsh_agent, oob_tcp_* across namespaces)"
 
 # The simulated network: bridge namespace, one veth per host.
 setup_net() {

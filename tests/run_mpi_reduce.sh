@@ -18,6 +18,7 @@ set -uo pipefail
 prog=${1:?usage: run_mpi_reduce.sh PATH/TO/mpi_reduce_check [PATH/TO/shardnet]}
 shardnet=${2:-}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 passed=0
@@ -36,7 +37,7 @@ run() {
     shift 2
     local exe=$prog
     if [[ $1 == shardnet ]]; then exe=$shardnet; shift; fi
-    timeout "$limit" mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 "${extra[@]}" \
+    timeout "$limit" "${mpi[@]}" -np "$np" "${extra[@]}" \
         "$exe" "$@" >"$out/$name.out" 2>"$out/$name.err"
     rc=$?
 }
@@ -99,7 +100,7 @@ fi
 # mpirun ends a job when a rank exits non-zero; with that turned off, a rank
 # that merely exit()s leaves rank 0 in its barrier until the timeout (124),
 # so only the abort hook's MPI_Abort passes this.
-extra=(--mca orte_abort_on_non_zero_status 0)
+[[ $mpi_kind == openmpi ]] && extra=(--mca orte_abort_on_non_zero_status 0)
 limit=30
 run die 2 --case die
 extra=()

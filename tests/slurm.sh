@@ -28,6 +28,8 @@ done
 # Not root: skipped (exit 77, meson's SKIP), saying why; CI runs as root.
 [[ $(id -u) -eq 0 ]] || { echo "skipped: slurm.sh needs root (it starts munged, slurmctld, slurmd)"; exit 77; }
 
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_openmpi "slurm.sh (srun --mpi=pmix: Debian's Slurm and Open MPI use PMIx)"
 d=$(mktemp -d /tmp/sns.XXXX)   # short: the munge socket path must stay < 108 bytes
 stop_daemons() {
   local f

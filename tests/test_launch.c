@@ -1,5 +1,5 @@
 /* test_launch.c - which launcher's task count launch_check trusts: mpirun's
- * OMPI_COMM_WORLD_SIZE first, srun's SLURM_STEP_NUM_TASKS only in a real job
+ * OMPI_COMM_WORLD_SIZE first, MPICH Hydra's PMI_SIZE next, srun's SLURM_STEP_NUM_TASKS only in a real job
  * step, never the allocation's SLURM_NTASKS; the message names both sizes
  * and the fix. */
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 
 #include "launch.h"
 
-static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "SLURM_STEP_NUM_TASKS",
+static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS",
                                    "SLURM_STEP_ID", "SLURM_NTASKS", "SLURM_JOB_ID"};
 
 static int clear_env(void **state)
@@ -53,6 +53,29 @@ static void test_mpirun(void **state)
     assert_non_null(strstr(msg, "MPI world of 1 rank"));
 }
 
+static void test_hydra(void **state)
+{
+    (void)state;
+    char msg[1024] = "";
+    setenv("PMI_SIZE", "3", 1);
+    assert_int_equal(launch_check(3, msg, sizeof msg), 0);
+    /* Hydra inside an allocation starts its proxies as a 1-task step per
+     * node: the ranks inherit that step, and PMI_SIZE must win over it. */
+    setenv("SLURM_NTASKS", "4", 1);
+    setenv("SLURM_STEP_ID", "0", 1);
+    setenv("SLURM_STEP_NUM_TASKS", "1", 1);
+    assert_int_equal(launch_check(3, msg, sizeof msg), 0);
+    assert_int_equal(launch_check(1, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "mpiexec started 3 tasks (PMI_SIZE=3)"));
+    /* Open MPI's own count still comes first. */
+    setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+    assert_int_equal(launch_check(2, msg, sizeof msg), 0);
+    setenv("PMI_SIZE", "x", 1);
+    unsetenv("OMPI_COMM_WORLD_SIZE");
+    assert_int_equal(launch_check(3, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "PMI_SIZE='x' is not a task count"));
+}
+
 static void test_srun(void **state)
 {
     (void)state;
@@ -90,6 +113,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_nothing_declared, clear_env),
         cmocka_unit_test_setup(test_mpirun, clear_env),
+        cmocka_unit_test_setup(test_hydra, clear_env),
         cmocka_unit_test_setup(test_srun, clear_env),
         cmocka_unit_test_setup(test_malformed, clear_env),
     };

@@ -22,7 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 run() {
   local name=$1 np=$2
   shift 2
-  timeout 300 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 \
+  timeout 300 "${mpi[@]}" -np "$np" \
     "$bin" train --data "$dir/fm.h5" "$@" >"$dir/$name.out" 2>"$dir/$name.err"
   rc=$?
 }
@@ -131,7 +131,7 @@ else
 fi
 
 # Ranks started with different seeds (MPMD): the start-up check refuses.
-timeout 120 mpirun --oversubscribe -np 1 "$bin" train --data "$dir/fm.h5" "${short[@]}" --seed 1 \
+timeout 120 "${mpi[@]}" -np 1 "$bin" train --data "$dir/fm.h5" "${short[@]}" --seed 1 \
   : -np 1 "$bin" train --data "$dir/fm.h5" "${short[@]}" --seed 2 >"$dir/mismatch.out" 2>"$dir/mismatch.err"
 rc=$?
 if [[ $rc -ne 0 ]] && grep -q 'config hash' "$dir/mismatch.err" && ! grep -q '^done:' "$dir/mismatch.out"; then

@@ -26,6 +26,11 @@ int launch_check(int world_size, char *msg, size_t cap)
     const char *var = "OMPI_COMM_WORLD_SIZE", *who = "mpirun";
     const char *value = getenv(var);
     if (!value || !*value) {
+        var = "PMI_SIZE";
+        who = "mpiexec";
+        value = getenv(var);
+    }
+    if (!value || !*value) {
         const char *step = getenv("SLURM_STEP_ID");
         var = "SLURM_STEP_NUM_TASKS";
         who = "srun";
@@ -47,7 +52,8 @@ int launch_check(int world_size, char *msg, size_t cap)
              "launch mismatch: %s started %ld tasks (%s=%s) but this process is in an MPI "
              "world of %d rank%s: the tasks did not join one MPI job (srun without PMI "
              "starts separate singletons). Refusing to train. Launch with mpirun inside the "
-             "allocation (mpirun -np %ld shardnet train ...) or with srun --mpi=pmix.",
+             "allocation (mpirun -np %ld shardnet train ...) or with srun --mpi=pmix (Open MPI) "
+             "or srun --mpi=pmi2 (MPICH).",
              who, declared, var, value, world_size, world_size == 1 ? "" : "s", declared);
     return -1;
 }

@@ -9,6 +9,10 @@
  *                          inherit SLURM_NTASKS of the allocation and, on
  *                          remote nodes, the SLURM_STEP_* of the orted step,
  *                          neither of which counts the ranks);
+ *   PMI_SIZE               set by MPICH's Hydra mpiexec (and Intel MPI's, and
+ *                          srun's PMI-2 plugin) for every rank; trusted next,
+ *                          for the same reason (Hydra's proxies run as a
+ *                          Slurm step of one task per node);
  *   SLURM_STEP_NUM_TASKS   set by srun for the tasks of a job step; used
  *                          only when SLURM_STEP_ID names a real step (not
  *                          the batch or extern step).
