@@ -114,8 +114,18 @@ else
     show die
 fi
 
-run mpierror 2 --case mpierror
-if [[ $rc -ne 0 ]] &&
+# Debian's MPICH checks no arguments (a count of -1 crashes inside it), so
+# there the case would test the library, not MPI_CHECK; dist.c's mpi_count
+# keeps such counts from ever reaching MPI.
+if [[ $mpi_kind != openmpi ]]; then
+    echo "skipped: failing MPI call (MPICH does not check a count of -1; it crashes)"
+    rc=-1
+else
+    run mpierror 2 --case mpierror
+fi
+if [[ $rc -eq -1 ]]; then
+    :
+elif [[ $rc -ne 0 ]] &&
    grep -q 'MPI_Allreduce(MPI_IN_PLACE, &x, -1, .*) failed: MPI_ERR_COUNT' "$out/mpierror.err"; then
     pass "failing MPI call: died naming the call and MPI_ERR_COUNT (exit $rc)"
 else
