@@ -121,6 +121,27 @@ else
   fail "SIGTERM burst to one rank (pid '$rank1'): exit $rc"; show term 60
 fi
 
+# SIGKILL to rank 1 mid-run: the launcher (mpirun or Hydra's mpiexec) must
+# end the whole job with a non-zero exit, quickly: rank 0 must not be left
+# waiting in a collective.
+"${mpi[@]}" -np 2 "$bin" train "${long[@]}" --ckpt-dir "$dir/kill" \
+  >"$dir/kill.out" 2>"$dir/kill.err" &
+bg=$!
+victim=
+if wait_file "$dir/kill/ckpt-00000020.h5" 60; then
+  victim=$(rank_pids "$dir/kill" | awk '$2 == 1 {print $1}')
+  [[ -n $victim ]] && kill -9 "$victim"
+fi
+t0=$SECONDS
+wait_bounded "$bg" 60
+took=$((SECONDS - t0))
+if [[ -n $victim && $rc -ne 0 && $took -le 30 ]] && ! grep -q '^done:' "$dir/kill.out" \
+   && "$bin" verify "$dir/kill/$(cat "$dir/kill/latest" 2>/dev/null)" >/dev/null 2>&1; then
+  pass "rank 1 killed (SIGKILL): the job ends in ${took} s with exit $rc; the last checkpoint verifies"
+else
+  fail "killed rank 1 (pid '$victim'): exit $rc after ${took} s"; show kill
+fi
+
 # stall_case NAME NP STALL LIMIT PATTERN WHAT [ARGS...]: with --timeout 3 and
 # --test-stall STALL (and ARGS), the job must end with exit 4 within LIMIT s
 # and stderr must hold PATTERN (the watchdog's report).
