@@ -78,7 +78,7 @@ run() { # NAME NP ARGS...: $out/NAME.$round; prints the epoch rate
 # a P=2 step waits for the slower one.  Scaling is given against both: the
 # P=1 run as launched, and the mean of the two cores.
 nc=$(( $(nproc) - 1 ))
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b > 0 ? a / b : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 p1=() p1b=() p2=() p2f=() scale=() scale2=() ef=() onoff=() mdef=() slow_on=() slow_off=() slowr=()
 same=yes
 for round in $(seq "$rounds"); do
