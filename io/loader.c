@@ -1,21 +1,10 @@
-/* loader.c - per-rank epoch and evaluation readers; see loader.h. */
+/* loader.c - the training and evaluation readers; see loader.h. */
 #include "loader.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "base.h"
-
-typedef struct {
-    uint32_t index; /* global sample index */
-    size_t slot;    /* row in the loader's hand-out order */
-} Wanted;
-
-static int by_index(const void *a, const void *b)
-{
-    uint32_t x = ((const Wanted *)a)->index, y = ((const Wanted *)b)->index;
-    return (x > y) - (x < y);
-}
 
 static void set_scale(const Dataset *ds, int normalize, float *scale, float *shift)
 {
@@ -37,67 +26,44 @@ int loader_init(Loader *ld, const Dataset *ds, const LoaderConfig *cfg)
     if (cfg->limit > n)
         return base_error_set("loader: limit of %zu samples exceeds the %zu training samples",
                               cfg->limit, n);
-    if (shard_init(&ld->shard, cfg->limit ? cfg->limit : n, cfg->batch, cfg->micro, cfg->ranks,
-                   cfg->rank))
+    if (shard_init(&ld->shard, cfg->limit ? cfg->limit : n, cfg->batch, cfg->micro))
         return -1;
     ld->ds = ds;
     ld->cfg = *cfg;
     set_scale(ds, cfg->normalize, &ld->scale, &ld->shift);
-    ld->count = ld->shard.steps * ld->shard.per_rank;
-    ld->images = xmalloc(ld->count * ds->sample_size);
-    ld->labels = xmalloc(ld->count);
-    ld->indices = xmalloc(ld->count * sizeof *ld->indices);
+    ld->images = xmalloc(ld->shard.n * ds->sample_size);
+    ld->labels = xmalloc(ld->shard.n);
+    if (dataset_read_range(ds, DATASET_TRAIN, 0, ld->shard.n, ld->images, ld->labels)) {
+        loader_free(ld);
+        return -1;
+    }
     return 0;
-}
-
-/* The rank's samples in hand-out order: slot s = b * B/P + k*m + j. */
-static void fill_indices(Loader *ld, const uint32_t *perm)
-{
-    const Shard *s = &ld->shard;
-    size_t slot = 0;
-    for (size_t b = 0; b < s->steps; b++)
-        for (size_t k = 0; k < s->micro_per_rank; k++)
-            for (size_t j = 0; j < s->micro; j++)
-                ld->indices[slot++] = perm[shard_position(s, b, k, j)];
 }
 
 int loader_epoch(Loader *ld, uint64_t epoch)
 {
-    uint32_t *perm = xmalloc(ld->shard.n * sizeof *perm);
-    shard_permutation(ld->cfg.seed, epoch, ld->shard.n, perm);
-    fill_indices(ld, perm);
-    free(perm);
-    Wanted *w = xmalloc(ld->count * sizeof *w);
-    for (size_t i = 0; i < ld->count; i++)
-        w[i] = (Wanted){ld->indices[i], i};
-    qsort(w, ld->count, sizeof *w, by_index);
-    uint32_t *index = xmalloc(ld->count * sizeof *index);
-    size_t *slot = xmalloc(ld->count * sizeof *slot);
-    for (size_t i = 0; i < ld->count; i++) {
-        index[i] = w[i].index;
-        slot[i] = w[i].slot;
-    }
-    free(w);
-    int rc = dataset_read_samples(ld->ds, DATASET_TRAIN, index, slot, ld->count, ld->images,
-                                  ld->labels);
-    free(index);
-    free(slot);
-    return rc;
+    if (!ld->perm)
+        ld->perm = xmalloc(ld->shard.n * sizeof *ld->perm);
+    shard_permutation(ld->cfg.seed, epoch, ld->shard.n, ld->perm);
+    return 0;
 }
 
-int loader_get(const Loader *ld, size_t step, size_t k, float *src, int32_t *labels,
+int loader_get(const Loader *ld, size_t step, size_t g, float *src, int32_t *labels,
                uint32_t *indices)
 {
     const Shard *s = &ld->shard;
-    if (step >= s->steps || k >= s->micro_per_rank)
+    if (!ld->perm)
+        return base_error_set("loader_get: no epoch loaded (call loader_epoch first)");
+    if (step >= s->steps || g >= s->micro_per_step)
         return base_error_set("loader_get: step %zu / micro-batch %zu outside %zu steps x %zu",
-                              step, k, s->steps, s->micro_per_rank);
-    size_t first = step * s->per_rank + k * s->micro, ss = ld->ds->sample_size;
-    to_float(ld->images + first * ss, s->micro * ss, ld->scale, ld->shift, src);
+                              step, g, s->steps, s->micro_per_step);
+    size_t ss = ld->ds->sample_size;
     for (size_t j = 0; j < s->micro; j++) {
-        labels[j] = ld->labels[first + j];
+        uint32_t i = ld->perm[shard_position(s, step, g, j)];
+        to_float(ld->images + (size_t)i * ss, ss, ld->scale, ld->shift, src + j * ss);
+        labels[j] = ld->labels[i];
         if (indices)
-            indices[j] = ld->indices[first + j];
+            indices[j] = i;
     }
     return 0;
 }
@@ -106,7 +72,7 @@ void loader_free(Loader *ld)
 {
     free(ld->images);
     free(ld->labels);
-    free(ld->indices);
+    free(ld->perm);
     *ld = (Loader){0};
 }
 

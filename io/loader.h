@@ -1,22 +1,24 @@
-/* loader.h - one rank's samples, as float batches: the training epoch reader
- * that follows the shard contract (shard.h), and the evaluation reader.
+/* loader.h - the training samples as float micro-batches, and one rank's
+ * share of the test set for evaluation.
  *
  * Usage, on every rank:
  *     Dataset ds;            dataset_open(&ds, path);
- *     Loader ld;             loader_init(&ld, &ds, &(LoaderConfig){seed, B, m, P, r, 1});
+ *     Loader ld;             loader_init(&ld, &ds, &(LoaderConfig){seed, B, m, 1});
  *     for each epoch e:      loader_epoch(&ld, e);
- *       for b < ld.shard.steps, k < ld.shard.micro_per_rank:
- *                            loader_get(&ld, b, k, src, labels, NULL);
+ *       for the micro-batches g < ld.shard.micro_per_step this rank is given:
+ *                            loader_get(&ld, b, g, src, labels, NULL);
  *     loader_free(&ld);      dataset_free(&ds);
  *
- * loader_epoch reads only this rank's steps*B/P samples of the epoch, sorted
- * by index and fetched chunk by chunk (dataset_read_samples), and keeps them
- * as uint8 in the order they will be handed out: memory O(N/P) bytes of
- * samples plus 4 bytes per training sample for the permutation while
- * loading.  loader_get converts one micro-batch to float x/255, or with
- * normalize to (x/255 - pixel_mean) / pixel_std using the file's statistics.
- * The Loader borrows the Dataset, which must outlive it.  Functions return 0,
- * or -1 with base_error() set.
+ * Any rank can hand out any micro-batch of the epoch's global order (shard.h),
+ * so that the trainer can give a step's micro-batches to whichever ranks are
+ * fast (trainer/balance.h).  loader_init reads the N training samples in use
+ * once, in index order, as uint8 (47 MB for Fashion-MNIST's 60,000: well
+ * inside the 150 MB a rank may use, and an epoch then costs no reading);
+ * loader_epoch computes the epoch's permutation (4 bytes a sample).
+ * loader_get converts one micro-batch to float x/255, or with normalize to
+ * (x/255 - pixel_mean) / pixel_std using the file's statistics.  The Loader
+ * borrows the Dataset, which must outlive it.  Functions return 0, or -1
+ * with base_error() set.
  */
 #ifndef SHARDNET_LOADER_H
 #define SHARDNET_LOADER_H
@@ -31,8 +33,6 @@ typedef struct {
     uint64_t seed;
     size_t batch; /* global batch B */
     size_t micro; /* micro-batch m */
-    int ranks;    /* P */
-    int rank;     /* r */
     int normalize;
     size_t limit; /* train on the first `limit` samples only (0: all) */
 } LoaderConfig;
@@ -42,19 +42,19 @@ typedef struct {
     LoaderConfig cfg;
     Shard shard;
     float scale, shift;  /* float = x * scale + shift */
-    size_t count;        /* samples held: steps * B/P */
-    uint8_t *images;     /* (count, C, H, W) in hand-out order */
-    uint8_t *labels;     /* (count) */
-    uint32_t *indices;   /* (count) global training index of each */
+    uint8_t *images;     /* (shard.n, C, H, W), sample i in row i */
+    uint8_t *labels;     /* (shard.n) */
+    uint32_t *perm;      /* (shard.n) the loaded epoch's order; NULL before loader_epoch */
 } Loader;
 
+/* Reads the first N training samples (N = limit, or all). */
 int loader_init(Loader *ld, const Dataset *ds, const LoaderConfig *cfg);
-/* Loads this rank's samples of epoch `epoch`, replacing the previous epoch's. */
+/* Makes epoch `epoch`'s order current (shard_permutation). */
 int loader_epoch(Loader *ld, uint64_t epoch);
-/* Micro-batch k (< micro_per_rank) of step b (< steps) of the loaded epoch.
+/* Micro-batch g (< micro_per_step) of step b (< steps) of the current epoch.
  * src: (m, C, H, W) floats; labels: (m); indices: (m) global sample indices
  * or NULL. */
-int loader_get(const Loader *ld, size_t step, size_t k, float *src, int32_t *labels,
+int loader_get(const Loader *ld, size_t step, size_t g, float *src, int32_t *labels,
                uint32_t *indices);
 void loader_free(Loader *ld);
 

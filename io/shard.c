@@ -5,30 +5,22 @@
 #include "base.h"
 #include "rng.h"
 
-int shard_init(Shard *s, size_t n, size_t batch, size_t micro, int ranks, int rank)
+int shard_init(Shard *s, size_t n, size_t batch, size_t micro)
 {
     *s = (Shard){0};
-    if (ranks < 1 || rank < 0 || rank >= ranks)
-        return base_error_set("shard: rank %d of %d ranks is not valid", rank, ranks);
     if (batch == 0 || micro == 0)
         return base_error_set("shard: global batch (%zu) and micro-batch (%zu) must be positive",
                               batch, micro);
     if (batch % micro)
         return base_error_set("shard: micro-batch %zu does not divide the global batch %zu",
                               micro, batch);
-    if ((batch / micro) % (size_t)ranks)
-        return base_error_set("shard: %d ranks do not divide the %zu micro-batches of a global "
-                              "batch (B=%zu, m=%zu); use a number of ranks dividing %zu",
-                              ranks, batch / micro, batch, micro, batch / micro);
     if (n < batch)
         return base_error_set("shard: %zu training samples are fewer than one global batch of %zu",
                               n, batch);
     if (n > UINT32_MAX)
         return base_error_set("shard: %zu training samples exceed the 2^32-1 limit", n);
-    *s = (Shard){.n = n, .batch = batch, .micro = micro, .ranks = ranks, .rank = rank,
-                 .steps = n / batch,
-                 .micro_per_rank = batch / micro / (size_t)ranks,
-                 .per_rank = batch / (size_t)ranks};
+    *s = (Shard){.n = n, .batch = batch, .micro = micro, .steps = n / batch,
+                 .micro_per_step = batch / micro};
     return 0;
 }
 
@@ -45,9 +37,8 @@ void shard_permutation(uint64_t seed, uint64_t epoch, size_t n, uint32_t *perm)
     }
 }
 
-size_t shard_position(const Shard *s, size_t step, size_t k, size_t j)
+size_t shard_position(const Shard *s, size_t step, size_t g, size_t j)
 {
-    size_t g = (size_t)s->rank * s->micro_per_rank + k;
     return step * s->batch + g * s->micro + j;
 }
 

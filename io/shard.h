@@ -1,6 +1,6 @@
 /* shard.h - the order of training samples and who owns which: pure logic,
  * no files, no MPI.  Every rank computes the same answers from the same
- * (seed, epoch, N, B, m, P), so no communication is needed to agree.
+ * (seed, epoch, N, B, m), so no communication is needed to agree.
  *
  * THE SHARD CONTRACT
  *
@@ -24,15 +24,18 @@
  *    [b*B, (b+1)*B) of perm.  The N mod B samples at the tail of the
  *    permutation are dropped for this epoch (a different set each epoch).
  *
- * 3. Micro-batches.  A global batch is cut into B/m micro-batches of m
- *    consecutive positions; micro-batch g of step b is positions
- *    b*B + g*m + [0, m).  m must divide B.
+ * 3. Micro-batches.  A global batch is cut into K = B/m micro-batches of m
+ *    consecutive positions; micro-batch g (0 <= g < K) of step b is
+ *    positions b*B + g*m + [0, m).  m must divide B.
  *
- * 4. Ranks.  Rank r of P owns the B/(m*P) consecutive micro-batches
- *    g = r*B/(m*P) + k, k in [0, B/(m*P)), of every step; so it owns the
- *    contiguous positions b*B + r*B/P + [0, B/P).  P must divide B/m, which
- *    gives every rank the same number of steps and micro-batches: no rank
- *    waits alone in a collective.
+ * 4. Ranks.  Any rank can compute any micro-batch: every rank holds the
+ *    whole epoch's order (loader.h).  Who computes which micro-batches of a
+ *    step is the trainer's decision (trainer/balance.h: P contiguous runs
+ *    of micro-batches, P <= B/m, every rank at least one, sized by the
+ *    ranks' measured speed or split evenly).  The gradient of a micro-batch
+ *    does not depend on the rank that computes it, and the exact sum does
+ *    not depend on the order of its terms, so the weights depend on
+ *    (seed, N, B, m) only - never on P or on the assignment.
  *
  * 5. Evaluation.  Rank r of P gets the contiguous test range
  *    [r*T/P, (r+1)*T/P) (integer division) of the T test samples: shares
@@ -48,23 +51,20 @@ typedef struct {
     size_t n;              /* training samples N */
     size_t batch;          /* global batch B */
     size_t micro;          /* micro-batch m */
-    int ranks;             /* P */
-    int rank;              /* r */
     size_t steps;          /* global steps per epoch: floor(N / B) */
-    size_t micro_per_rank; /* micro-batches per rank per step: B / (m*P) */
-    size_t per_rank;       /* samples per rank per step: B / P */
+    size_t micro_per_step; /* micro-batches per step: K = B / m */
 } Shard;
 
-/* Validates the numbers (N >= B, m | B, P | B/m, 0 <= r < P, N < 2^32) and
- * fills the derived fields.  Returns 0, or -1 with base_error() set. */
-int shard_init(Shard *s, size_t n, size_t batch, size_t micro, int ranks, int rank);
+/* Validates the numbers (N >= B, m | B, N < 2^32) and fills the derived
+ * fields.  Returns 0, or -1 with base_error() set. */
+int shard_init(Shard *s, size_t n, size_t batch, size_t micro);
 
 /* perm: (n) - overwritten with the permutation of epoch `epoch` (contract 1). */
 void shard_permutation(uint64_t seed, uint64_t epoch, size_t n, uint32_t *perm);
 
-/* Position in the permutation of sample j of this rank's micro-batch k of
- * step b (contract 2-4).  Caller keeps b < steps, k < micro_per_rank, j < m. */
-size_t shard_position(const Shard *s, size_t step, size_t k, size_t j);
+/* Position in the permutation of sample j of micro-batch g of step b
+ * (contract 2-3).  Caller keeps b < steps, g < micro_per_step, j < m. */
+size_t shard_position(const Shard *s, size_t step, size_t g, size_t j);
 
 /* This rank's contiguous share [*first, *first + *count) of n test samples. */
 void shard_eval_range(size_t n, int ranks, int rank, size_t *first, size_t *count);

@@ -3,12 +3,16 @@
 # printed as one table (benchmarks are not tests: nothing here fails on a
 # slow machine).
 #   op level     `shardnet bench`: one process, one thread, batch 128
-#   training     P=1 and P=2 (exact), P=2 --reduce float: img/s, scaling,
-#                exact vs float, peak memory per rank (epochs 2-3 of a
-#                3-epoch run; BENCH_ROUNDS rounds, 5 by default, of the three
-#                run back to back: the best round's rates, the median of the
-#                rounds' ratios, since a shared machine's figures swing by 2x
-#                over minutes)
+#   training     P=1 and P=2 with the defaults (exact, micro-batch 32,
+#                balanced), P=2 --reduce float, P=2 --balance off, P=2 at
+#                micro-batches 16, 64, 128, and P=2 with rank 1 slowed to
+#                60% (--test-slow 1:60) balanced and not: img/s, scaling,
+#                exact vs float, balance on vs off, the default micro-batch
+#                vs the best, peak memory per rank (epochs 2-3 of a 3-epoch
+#                run; BENCH_ROUNDS rounds, 5 by default, of these runs back
+#                to back: the best round's rates, the median of the rounds'
+#                ratios, since a shared machine's figures swing by 2x over
+#                minutes)
 #   accuracy     10 epochs at P=2: classic with the textbook's defaults, and
 #                modern with a tuned learning rate (skipped with --quick)
 #   inference    `shardnet eval` of the test set at P=2
@@ -35,6 +39,7 @@ row() { rows+=("$(printf '| %-44s | %-22s | %s |' "$1" "$2" "$3")"); }
 
 # Mean of the "N img/s" of epoch lines 2.. (the first epoch warms up).
 epoch_rate() { awk '/^epoch [0-9]+\/[0-9]+:/ { n++; if (n > 1) { for (i = 1; i <= NF; i++) if ($(i+1) == "img/s,") { s += $i; k++ } } } END { printf "%.0f", k ? s / k : 0 }' "$1"; }
+final_hash_of() { sed -n 's/^done: .*final parameter hash \(0x[0-9a-f]*\)$/\1/p' "$1"; }
 peak_mb() { sed -n 's/^peak memory per rank: \([0-9.]*\) MB.*/\1/p' "$1"; }
 test_acc() { awk '/^epoch [0-9]+\/[0-9]+:/ { for (i = 1; i <= NF; i++) if ($i == "test") a = $(i+4) } END { print a }' "$1" | tr -d ','; }
 
@@ -51,7 +56,7 @@ done
 
 train=(train --epochs 3 --no-eval --no-ckpt --log-every 1000000)
 rounds=${BENCH_ROUNDS:-5}
-echo "bench: training throughput ($rounds rounds of P=1, P=2, P=2 float, back to back)" >&2
+echo "bench: training throughput ($rounds rounds of 10 runs back to back)" >&2
 # Each round runs the three configurations one after the other, so that the
 # ratios compare runs made under the same load: this machine's speed drifts
 # by up to 2x over minutes.  Rates: the best round; ratios: the median over
@@ -73,28 +78,52 @@ run() { # NAME NP ARGS...: $out/NAME.$round; prints the epoch rate
 # a P=2 step waits for the slower one.  Scaling is given against both: the
 # P=1 run as launched, and the mean of the two cores.
 nc=$(( $(nproc) - 1 ))
-p1=() p1b=() p2=() p2f=() scale=() scale2=() ef=()
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
+p1=() p1b=() p2=() p2f=() scale=() scale2=() ef=() onoff=() mdef=() slow_on=() slow_off=() slowr=()
+same=yes
 for round in $(seq "$rounds"); do
   a=$(run p1 1 "${train[@]}")
   a2=$(mpi_core=$nc run p1b 1 "${train[@]}")
   b=$(run p2 2 "${train[@]}")
   f=$(run p2f 2 "${train[@]}" --reduce float)
-  p1+=("$a") p1b+=("$a2") p2+=("$b") p2f+=("$f")
-  scale+=("$(awk -v a="$b" -v b="$a" 'BEGIN { printf "%.3f", a / b }')")
+  off=$(run p2off 2 "${train[@]}" --balance off)
+  best=$b bestm=32 rates="32:$b"
+  for m in 16 64 128; do
+    r=$(run "p2m$m" 2 "${train[@]}" --micro-batch "$m")
+    rates+=" $m:$r"
+    if [ "$r" -gt "$best" ]; then best=$r bestm=$m; fi
+  done
+  so=$(run slow-on 2 "${train[@]}" --test-slow 1:60)
+  sf=$(run slow-off 2 "${train[@]}" --test-slow 1:60 --balance off)
+  for name in p1 p1b p2off slow-on slow-off; do
+    [ "$(final_hash_of "$out/$name.$round")" = "$(final_hash_of "$out/p2.$round")" ] || same=no
+  done
+  p1+=("$a") p1b+=("$a2") p2+=("$b") p2f+=("$f") slow_on+=("$so") slow_off+=("$sf")
+  scale+=("$(ratio "$b" "$a")")
   scale2+=("$(awk -v a="$b" -v b="$a" -v c="$a2" 'BEGIN { printf "%.3f", 2 * a / (b + c) }')")
-  ef+=("$(awk -v a="$b" -v b="$f" 'BEGIN { printf "%.3f", a / b }')")
-  echo "bench:   round $round: P=1 $a (core 0) $a2 (core $nc), P=2 $b, P=2 float $f img/s" >&2
+  ef+=("$(ratio "$b" "$f")")
+  onoff+=("$(ratio "$b" "$off")")
+  mdef+=("$(ratio "$b" "$best")")
+  slowr+=("$(ratio "$so" "$sf")")
+  echo "bench:   round $round: P=1 $a (core 0) $a2 (core $nc), P=2 $b, float $f, balance off $off;" \
+       "micro-batch $rates (best $bestm); rank 1 at 60%: balanced $so, not $sf img/s" >&2
 done
 r1=$(best_rate "${p1[@]}") r1b=$(best_rate "${p1b[@]}") r2=$(best_rate "${p2[@]}") r2f=$(best_rate "${p2f[@]}")
 for round in $(seq "$rounds"); do
   [ "$(epoch_rate "$out/p2.$round")" = "$r2" ] && cp "$out/p2.$round" "$out/p2"
 done
 row "train P=1, B=256, exact (core 0 / core $nc)" "$r1 / $r1b img/s" "mpirun -np 1 [taskset -c $nc] shardnet ${train[*]}"
-row "train P=2, B=256, exact" "$r2 img/s" "mpirun -np 2 shardnet ${train[*]}"
+row "train P=2, B=256, defaults (m 32, balanced)" "$r2 img/s" "mpirun -np 2 shardnet ${train[*]}"
 row "train P=2, B=256, --reduce float" "$r2f img/s" "mpirun -np 2 shardnet ${train[*]} --reduce float"
 row "scaling P=2 / P=1 on core 0 (exact)" "$(median "${scale[@]}")x" "median of $rounds rounds: ${scale[*]}"
 row "scaling P=2 / mean of P=1 on each core" "$(median "${scale2[@]}")x" "median of $rounds rounds: ${scale2[*]}"
 row "exact / float at P=2" "$(median "${ef[@]}")" "median of $rounds rounds: ${ef[*]}"
+row "balance on / off at P=2" "$(median "${onoff[@]}")" "median of $rounds rounds: ${onoff[*]}"
+row "default m=32 / best of m=16,32,64,128, P=2" "$(median "${mdef[@]}")" "median of $rounds rounds: ${mdef[*]}"
+row "rank 1 at 60%: balanced (best round)" "$(best_rate "${slow_on[@]}") img/s" "mpirun -np 2 shardnet ${train[*]} --test-slow 1:60"
+row "rank 1 at 60%: --balance off (best round)" "$(best_rate "${slow_off[@]}") img/s" "mpirun -np 2 shardnet ${train[*]} --test-slow 1:60 --balance off"
+row "rank 1 at 60%: balanced / not" "$(median "${slowr[@]}")x" "median of $rounds rounds: ${slowr[*]}"
+row "same final hash, every P=1/P=2 exact run" "$same" "P=1 (both cores), P=2 balanced, off, slowed"
 row "peak memory per rank, P=2" "$(peak_mb "$out/p2") MB" "VmHWM, printed by shardnet train"
 # LeNet on 1x28x28: forward 833,040 FLOP an image (conv1 235,200, conv2 480,000,
 # fc 117,840); training = forward + backward-weights + backward-data without

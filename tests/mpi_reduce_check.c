@@ -252,7 +252,7 @@ int main(int argc, char **argv)
 
     if (!strcmp(which, "reduce")) {
         local_step(1, &r, &c, -1, 0);
-        dist_control_allreduce(&c, NULL, 0);
+        dist_control_allreduce(&c, NULL, 0, NULL, 0);
         check_control(1, &c);
         CHECK(c.nonfinite_ranks == 0 && c.overflow_ranks == 0, "unexpected flags");
         dist_allreduce_grads(&r, mean, 0);
@@ -263,7 +263,7 @@ int main(int argc, char **argv)
                    mode == REDUCE_EXACT ? "exact" : "float", P);
     } else if (!strcmp(which, "nonfinite")) {
         local_step(1, &r, &c, K - 1, NAN);
-        dist_control_allreduce(&c, NULL, 0);
+        dist_control_allreduce(&c, NULL, 0, NULL, 0);
         CHECK(c.nonfinite_ranks == 1, "rank %d sees %" PRId64 " non-finite ranks, want 1",
               rank, c.nonfinite_ranks);
         if (c.nonfinite_ranks == 0) /* everybody branches on the same value */
@@ -272,7 +272,7 @@ int main(int argc, char **argv)
             printf("step 1: non-finite gradient on %" PRId64 " rank(s): skipped by all\n",
                    c.nonfinite_ranks);
         local_step(2, &r, &c, -1, 0);
-        dist_control_allreduce(&c, NULL, 0);
+        dist_control_allreduce(&c, NULL, 0, NULL, 0);
         check_control(2, &c);
         CHECK(c.nonfinite_ranks == 0, "step 2 flagged non-finite");
         dist_allreduce_grads(&r, mean, 0);
@@ -280,7 +280,7 @@ int main(int argc, char **argv)
         check_same_everywhere(mean);
     } else if (!strcmp(which, "overflow")) {
         local_step(1, &r, &c, 5, 1e9f);
-        dist_control_allreduce(&c, NULL, 0);
+        dist_control_allreduce(&c, NULL, 0, NULL, 0);
         CHECK(c.overflow_ranks == 1, "rank %d sees %" PRId64 " overflowing ranks, want 1", rank,
               c.overflow_ranks);
         if (c.overflow_ranks > 0) {

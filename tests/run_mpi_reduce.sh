@@ -11,8 +11,8 @@
 #     rank 0 naming what differs;
 #   - die() on one rank ends all ranks (MPI_Abort), none left in a barrier;
 #   - a failing MPI call dies with the call and the MPI error string.
-#   - `shardnet train` under mpirun: an option error and a batch that P
-#     cannot split exit 2 on every rank with the message (optional 2nd arg).
+#   - `shardnet train` under mpirun: an option error and more ranks than
+#     micro-batches exit 2 on every rank with the message (optional 2nd arg).
 #   run_mpi_reduce.sh PATH/TO/mpi_reduce_check [PATH/TO/shardnet]
 set -uo pipefail
 prog=${1:?usage: run_mpi_reduce.sh PATH/TO/mpi_reduce_check [PATH/TO/shardnet]}
@@ -134,12 +134,12 @@ else
 fi
 
 if [[ -n $shardnet ]]; then
-    run train-split 3 shardnet train
-    if [[ $rc -eq 2 ]] && grep -q 'shardnet train: --batch 256 cannot be split over 3 ranks' "$out/train-split.err" &&
+    run train-split 9 shardnet train
+    if [[ $rc -eq 2 ]] && grep -q 'shardnet train: 9 ranks, but a step has only --batch 256 / --micro-batch 32 = 8 micro-batches' "$out/train-split.err" &&
        [[ $(grep -c '^usage: shardnet train' "$out/train-split.err") -eq 1 ]]; then
-        pass "shardnet train at P=3, B=256: exit 2 on all ranks, rank 0 names --batch"
+        pass "shardnet train at P=9, 8 micro-batches: exit 2 on all ranks, rank 0 names --batch"
     else
-        fail "shardnet train at P=3: exit $rc"
+        fail "shardnet train at P=9: exit $rc"
         show train-split
     fi
     run train-lr 2 shardnet train --lr -1

@@ -35,7 +35,9 @@ static void test_defaults(void **state)
     assert_int_equal(c.arch, ARCH_CLASSIC);
     assert_int_equal(c.epochs, 10);
     assert_int_equal(c.batch, 256);
-    assert_int_equal(c.micro_batch, 0);
+    assert_int_equal(c.micro_batch, 32); /* fixed, not B/P */
+    assert_true(c.balance);
+    assert_int_equal(c.slow_percent, 0);
     assert_true(c.lr == 0.9 && c.momentum == 0.0 && c.weight_decay == 0.0);
     assert_int_equal(c.schedule, SCHEDULE_CONSTANT);
     assert_int_equal(c.warmup, 0);
@@ -127,6 +129,10 @@ static const struct {
     {{"--inject-nonfinite", "5"}, "--inject-nonfinite: '5' is not STEP:RANK"},
     {{"--inject-nonfinite", "0:1"}, "--inject-nonfinite STEP: 0 is outside"},
     {{"--inject-nonfinite", "3:x"}, "--inject-nonfinite RANK: 'x' is not an integer"},
+    {{"--balance", "yes"}, "--balance: 'yes' is not one of off|on"},
+    {{"--test-slow", "1"}, "--test-slow: '1' is not RANK:PERCENT"},
+    {{"--test-slow", "1:0"}, "--test-slow PERCENT: 0 is outside 1..100"},
+    {{"--test-slow", "1:101"}, "--test-slow PERCENT: 101 is outside 1..100"},
     {{"--data", ""}, "--data: empty file name"},
     {{"--metrics", ""}, "--metrics: empty file name"},
     {{"--bogus"}, "unknown option '--bogus'"},
@@ -150,33 +156,62 @@ static void test_rejections(void **state)
     }
 }
 
+static void test_default_micro(void **state)
+{
+    (void)state;
+    /* The largest divisor of B up to 32: a function of B alone. */
+    const int64_t want[][2] = {{256, 32}, {64, 32}, {96, 32}, {100, 25}, {48, 24}, {7, 7},
+                               {1, 1}, {37, 1}, {20, 20}, {65536, 32}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_int_equal(config_default_micro(want[i][0]), want[i][1]);
+    Config c;
+    assert_int_equal(PARSE(&c, "--batch", "100"), 0);
+    assert_int_equal(c.micro_batch, 25);
+    assert_int_equal(PARSE(&c, "--balance", "off", "--test-slow", "1:60"), 0);
+    assert_false(c.balance);
+    assert_int_equal(c.slow_rank, 1);
+    assert_int_equal(c.slow_percent, 60);
+    char a[1024], b[1024];
+    config_describe(&c, a, sizeof a);
+    assert_int_equal(PARSE(&c, "--test-slow", "1:60"), 0);
+    config_describe(&c, b, sizeof b);
+    assert_string_not_equal(a, b); /* ranks must agree on --balance */
+}
+
 static void test_check_world(void **state)
 {
     (void)state;
     Config c;
-    assert_int_equal(PARSE(&c, "--threads", "1"), 0);
-    assert_int_equal(config_check_world(&c, 2), 0);
-    assert_int_equal(c.micro_batch, 128);
-    assert_int_equal(config_terms(&c), 2);
-
-    assert_int_equal(PARSE(&c, "--threads", "1"), 0);
-    assert_int_equal(config_check_world(&c, 3), -1);
-    assert_non_null(strstr(base_error(), "--batch 256 cannot be split over 3 ranks"));
-
-    /* B/m = 4 micro-batches cannot be shared by 3 ranks, but by 1, 2, 4. */
-    assert_int_equal(PARSE(&c, "--micro-batch", "64", "--threads", "1"), 0);
-    assert_int_equal(config_check_world(&c, 3), -1);
-    assert_non_null(strstr(base_error(), "P must divide B/m"));
-    for (int p = 1; p <= 4; p *= 2) {
-        assert_int_equal(PARSE(&c, "--micro-batch", "64", "--threads", "1"), 0);
+    /* Defaults: m = 32, K = 8 micro-batches: every P from 1 to 8, also 3, 5, 7. */
+    for (int p = 1; p <= 8; p++) {
+        assert_int_equal(PARSE(&c, "--threads", "1"), 0);
         assert_int_equal(config_check_world(&c, p), 0);
-        assert_int_equal(c.micro_batch, 64);
-        assert_int_equal(config_terms(&c), 4);
+        assert_int_equal(c.micro_batch, 32);
+        assert_int_equal(config_terms(&c), 8);
     }
+    /* P above K names a micro-batch and a batch that work. */
+    assert_int_equal(PARSE(&c, "--threads", "1"), 0);
+    assert_int_equal(config_check_world(&c, 9), -1);
+    assert_non_null(strstr(base_error(), "9 ranks, but a step has only --batch 256 / "
+                                         "--micro-batch 32 = 8 micro-batches"));
+    assert_non_null(strstr(base_error(), "use --micro-batch 16 or --batch 288, or at most 8 "
+                                         "ranks"));
+    assert_int_equal(PARSE(&c, "--micro-batch", "64", "--threads", "1"), 0);
+    assert_int_equal(config_check_world(&c, 3), 0); /* 4 micro-batches: 2, 1, 1 */
+    assert_int_equal(PARSE(&c, "--batch", "12", "--micro-batch", "4", "--threads", "1"), 0);
+    assert_int_equal(config_check_world(&c, 5), -1);
+    assert_non_null(strstr(base_error(), "use --micro-batch 2 or --batch 20"));
+    /* No micro-batch of B gives P micro-batches: only the batch is named. */
+    assert_int_equal(PARSE(&c, "--batch", "4", "--threads", "1"), 0);
+    assert_int_equal(config_check_world(&c, 5), -1);
+    assert_non_null(strstr(base_error(), "use --batch 20, or at most 1 ranks"));
 
     assert_int_equal(PARSE(&c, "--inject-nonfinite", "3:2", "--threads", "1"), 0);
     assert_int_equal(config_check_world(&c, 2), -1);
     assert_non_null(strstr(base_error(), "rank 2 does not exist with 2 ranks"));
+    assert_int_equal(PARSE(&c, "--test-slow", "2:50", "--threads", "1"), 0);
+    assert_int_equal(config_check_world(&c, 2), -1);
+    assert_non_null(strstr(base_error(), "--test-slow: rank 2 does not exist with 2 ranks"));
     assert_int_equal(config_check_world(&c, 0), -1);
 }
 
@@ -321,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_all_flags),
         cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_default_micro),
         cmocka_unit_test(test_check_world),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_check_data),

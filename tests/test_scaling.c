@@ -35,15 +35,23 @@ static void test_report(void **state)
     snprintf(md, sizeof md, "%s.md", prefix);
     snprintf(js, sizeof js, "%s.json", prefix);
     /* The probe: 10 all-reduces of 400 KB in 0.0625 s = 64 MB/s. */
-    RankTiming t[2] = {{1.5, 0.25, 0.125, 0.0625, 100, 8000000, 0.0625, 400000, 10},
-                       {1.25, 0.5, 0.125, 0.0625, 100, 8000000, 0.0625, 400000, 10}};
+    /* 100 steps of 2 micro-batches of 128: rank 0 computed 220 of them,
+     * rank 1 (slower) 180, ending with 3 and 1. */
+    RankTiming t[2] = {{1.5, 0.25, 0.125, 0.0625, 100, 8000000, 0.0625, 400000, 10, 220, 3, 1, 3},
+                       {1.25, 0.5, 0.125, 0.0625, 100, 8000000, 0.0625, 400000, 10, 180, 1, 1, 3}};
     const char *hosts[2] = {"a", "b"};
-    ScalingReport r = {2, t, hosts, 2.0, 51200, 256, 128, "exact", 16000.0};
+    ScalingReport r = {2, t, hosts, 2.0, 51200, 256, 128, "exact", 1, 7, 16000.0};
     assert_int_equal(scaling_write(prefix, &r), 0);
     char *m = slurp(md), *j = slurp(js);
     /* 51200 images in 2 s = 25600 img/s = 1.60x of 16000, 80% of 2 x 16000. */
     assert_non_null(strstr(m, "**25600 img/s**, 1.60x the P=1 baseline (16000 img/s), efficiency 80.0%"));
-    assert_non_null(strstr(m, "| 1 | b | 1.250 | 0.500 | 0.125 | 0.062 | 100 | 8.0 | 64 | 20480 |"));
+    /* 180 micro-batches of 128 in 1.25 s: 6.944 ms each, 18432 img/s. */
+    assert_non_null(strstr(m, "| 1 | b | 1.250 | 0.500 | 0.125 | 0.062 | 100 | 180 (1-3, 1) | 6.944 "
+                              "| 8.0 | 64 | 18432 |"));
+    assert_non_null(strstr(m, "balance on (the assignment changed 7 times)"));
+    assert_non_null(strstr(j, "\"balance\": true, \"balance_changes\": 7"));
+    assert_non_null(strstr(j, "\"microbatches\": 220, \"microbatches_last_step\": 3, "
+                              "\"microbatches_min\": 1, \"microbatches_max\": 3}"));
     assert_non_null(strstr(j, "\"speedup\": 1.6000, \"efficiency\": 0.8000"));
     assert_non_null(strstr(j, "\"allreduce_bytes_per_s\": 64000000.0"));
     assert_non_null(strstr(j, "\"probe_bytes\": 400000, \"probe_reps\": 10"));

@@ -1,7 +1,8 @@
 /* test_shard.c - the shard contract as pure logic: the permutation (pinned
- * values, a reference for re-implementations), validation of (N, B, m, P, r),
- * and for P = 1..8 simulated ranks: global batches identical in content and
- * micro-batch order, ranks disjoint, every position covered once. */
+ * values, a reference for re-implementations), validation of (N, B, m),
+ * micro-batches covering every global batch once in order, and the
+ * evaluation shares of P = 1..8 ranks.  Which rank computes which
+ * micro-batch is balance.h's (test_balance.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -81,10 +82,10 @@ static void test_below_range(void **state)
         assert_true(hist[v] > 9500 && hist[v] < 10500);
 }
 
-static void expect_init_error(size_t n, size_t b, size_t m, int p, int r, const char *what)
+static void expect_init_error(size_t n, size_t b, size_t m, const char *what)
 {
     Shard s;
-    assert_int_equal(shard_init(&s, n, b, m, p, r), -1);
+    assert_int_equal(shard_init(&s, n, b, m), -1);
     if (!strstr(base_error(), what))
         fail_msg("error \"%s\" should say \"%s\"", base_error(), what);
 }
@@ -92,43 +93,32 @@ static void expect_init_error(size_t n, size_t b, size_t m, int p, int r, const 
 static void test_init_validation(void **state)
 {
     (void)state;
-    expect_init_error(1000, 64, 6, 1, 0, "micro-batch 6 does not divide the global batch 64");
-    expect_init_error(1000, 64, 8, 3, 0, "3 ranks do not divide the 8 micro-batches");
-    expect_init_error(1000, 64, 8, 16, 0, "16 ranks do not divide the 8 micro-batches");
-    expect_init_error(50, 64, 8, 2, 0, "50 training samples are fewer than one global batch of 64");
-    expect_init_error(1000, 64, 8, 2, 2, "rank 2 of 2 ranks is not valid");
-    expect_init_error(1000, 64, 0, 2, 0, "must be positive");
+    expect_init_error(1000, 64, 6, "micro-batch 6 does not divide the global batch 64");
+    expect_init_error(50, 64, 8, "50 training samples are fewer than one global batch of 64");
+    expect_init_error(1000, 64, 0, "must be positive");
     Shard s;
-    assert_int_equal(shard_init(&s, 1000, 64, 8, 4, 3), 0);
+    assert_int_equal(shard_init(&s, 1000, 64, 8), 0);
     assert_int_equal(s.steps, 15);          /* 1000 = 15*64 + 40: tail of 40 dropped */
-    assert_int_equal(s.micro_per_rank, 2);
-    assert_int_equal(s.per_rank, 16);
+    assert_int_equal(s.micro_per_step, 8);
 }
 
-/* B/m = 840 micro-batches is divisible by every P in 1..8. */
-enum { M = 3, B = 840 * M, N = 2 * B + 7 };
+enum { M = 3, B = 7 * M, N = 2 * B + 7 };
 
-static void test_ranks_cover_global_batches(void **state)
+/* Micro-batch order, then sample order, gives exactly the global positions
+ * b*B .. (b+1)*B - 1 in order: every sample of a step in exactly one
+ * micro-batch. */
+static void test_micro_batches_cover_global_batches(void **state)
 {
     (void)state;
-    for (int P = 1; P <= 8; P++) {
-        Shard s[8];
-        for (int r = 0; r < P; r++)
-            assert_int_equal(shard_init(&s[r], N, B, M, P, r), 0);
-        for (size_t b = 0; b < s[0].steps; b++) {
-            /* Rank order, then micro-batch order, then sample order must give
-             * exactly the global positions b*B .. (b+1)*B - 1 in order: the
-             * same set, the same micro-batches, no overlap, for any P. */
-            size_t want = b * B;
-            for (int r = 0; r < P; r++) {
-                assert_int_equal(s[r].micro_per_rank * M * (size_t)P, B);
-                for (size_t k = 0; k < s[r].micro_per_rank; k++)
-                    for (size_t j = 0; j < M; j++)
-                        assert_int_equal(shard_position(&s[r], b, k, j), want++);
-            }
-            assert_int_equal(want, (b + 1) * B);
-        }
-        assert_int_equal(s[0].steps, 2); /* the 7-sample tail is dropped */
+    Shard s;
+    assert_int_equal(shard_init(&s, N, B, M), 0);
+    assert_int_equal(s.steps, 2); /* the 7-sample tail is dropped */
+    for (size_t b = 0; b < s.steps; b++) {
+        size_t want = b * B;
+        for (size_t g = 0; g < s.micro_per_step; g++)
+            for (size_t j = 0; j < M; j++)
+                assert_int_equal(shard_position(&s, b, g, j), want++);
+        assert_int_equal(want, (b + 1) * B);
     }
 }
 
@@ -159,7 +149,7 @@ int main(void)
         cmocka_unit_test(test_permutation_properties),
         cmocka_unit_test(test_below_range),
         cmocka_unit_test(test_init_validation),
-        cmocka_unit_test(test_ranks_cover_global_batches),
+        cmocka_unit_test(test_micro_batches_cover_global_batches),
         cmocka_unit_test(test_eval_ranges),
     };
     return cmocka_run_group_tests_name("shard", tests, NULL, NULL);

@@ -8,7 +8,7 @@
 #   - a NaN injected into one rank's gradient stops every rank with the step
 #     named, or is skipped by every rank with --on-nonfinite skip;
 #   - ranks started with different options fail the start-up agreement;
-#   - a world size that cannot split the batch is a usage error on every rank.
+#   - more ranks than micro-batches is a usage error on every rank.
 #   train_mpi.sh PATH/TO/shardnet
 set -uo pipefail
 bin=${1:?usage: train_mpi.sh PATH/TO/shardnet}
@@ -140,11 +140,11 @@ else
   fail "mismatched ranks: exit $rc"; show mismatch
 fi
 
-run badworld 3 --batch 64 --micro-batch 16
-if [[ $rc -eq 2 ]] && grep -q 'cannot be shared by 3 ranks' "$dir/badworld.err"; then
-  pass "3 ranks for 4 micro-batches is a usage error"
+run badworld 5 --batch 64 --micro-batch 16
+if [[ $rc -eq 2 ]] && grep -q '5 ranks, but a step has only --batch 64 / --micro-batch 16 = 4 micro-batches' "$dir/badworld.err"; then
+  pass "5 ranks for 4 micro-batches is a usage error"
 else
-  fail "P=3: exit $rc"; show badworld
+  fail "P=5: exit $rc"; show badworld
 fi
 
 run nodata 2 --data "$dir/missing.h5"

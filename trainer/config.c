@@ -17,6 +17,7 @@ enum {
     OPT_NONFINITE, OPT_LOG_EVERY, OPT_METRICS, OPT_QUIET, OPT_LIMIT, OPT_EVAL, OPT_NO_EVAL,
     OPT_THREADS, OPT_INJECT, OPT_NORMALIZE, OPT_CKPT_DIR, OPT_CKPT_EVERY, OPT_KEEP, OPT_RESUME,
     OPT_ON_CKPT_ERROR, OPT_NO_CKPT, OPT_CKPT_DELAY, OPT_TIMEOUT, OPT_STALL, OPT_SCALING, OPT_BASELINE,
+    OPT_BALANCE, OPT_SLOW,
 };
 
 static const struct option long_options[] = {
@@ -25,6 +26,7 @@ static const struct option long_options[] = {
     {"epochs", required_argument, NULL, OPT_EPOCHS},
     {"batch", required_argument, NULL, OPT_BATCH},
     {"micro-batch", required_argument, NULL, OPT_MICRO},
+    {"balance", required_argument, NULL, OPT_BALANCE},
     {"lr", required_argument, NULL, OPT_LR},
     {"momentum", required_argument, NULL, OPT_MOMENTUM},
     {"weight-decay", required_argument, NULL, OPT_WD},
@@ -53,6 +55,7 @@ static const struct option long_options[] = {
     {"test-ckpt-delay", required_argument, NULL, OPT_CKPT_DELAY},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"test-stall", required_argument, NULL, OPT_STALL},
+    {"test-slow", required_argument, NULL, OPT_SLOW},
     {"scaling-report", required_argument, NULL, OPT_SCALING},
     {"scaling-baseline", required_argument, NULL, OPT_BASELINE},
     {"help", no_argument, NULL, 'h'},
@@ -68,8 +71,11 @@ void config_usage(FILE *out)
         "  --arch classic|modern  LeNet with sigmoid+avg-pool, or ReLU+max-pool (classic)\n"
         "  --epochs N             passes over the training set (10)\n"
         "  --batch B              global batch, the same for any P, 1..%d (256)\n"
-        "  --micro-batch m        samples per gradient computation (B/P); m must divide\n"
-        "                         B and P must divide B/m\n"
+        "  --micro-batch m        samples per gradient computation, dividing B (the\n"
+        "                         largest divisor of B up to %d: 32 at B = 256); any\n"
+        "                         P from 1 to B/m ranks gives the same weights\n"
+        "  --balance on|off       give faster ranks more of a step's micro-batches, by\n"
+        "                         their measured speed; off: split evenly (on)\n"
         "  --lr X                 learning rate, > 0 (0.9)\n"
         "  --momentum X           SGD momentum in [0, 1) (0)\n"
         "  --weight-decay X       L2 weight decay, >= 0 (0)\n"
@@ -79,7 +85,8 @@ void config_usage(FILE *out)
         "  --warmup W             linear warmup over the first W updates (0)\n"
         "  --seed N               weight init and data order (42)\n"
         "  --reduce exact|float   int64 fixed-point (bit-identical for any P) or float\n"
-        "                         all-reduce of gradients (exact)\n"
+        "                         all-reduce of gradients, whose result depends on P and\n"
+        "                         on the assignment of micro-batches (exact)\n"
         "  --on-nonfinite stop|skip  on NaN/Inf: all ranks stop with an error, or all\n"
         "                         skip the step (stop)\n"
         "  --log-every N          progress line and metrics every N steps (50)\n"
@@ -123,8 +130,11 @@ void config_usage(FILE *out)
         "  --test-stall STEP:RANK:SECONDS[:grad]  RANK sleeps SECONDS before the\n"
         "                         control (or with :grad the gradient) all-reduce of\n"
         "                         step STEP (1-based)\n"
+        "  --test-slow RANK:PERCENT  RANK runs at PERCENT%% of its speed: after each\n"
+        "                         micro-batch it sleeps (100/PERCENT - 1) times the\n"
+        "                         micro-batch's compute time\n"
         "  --help                 this text\n",
-        CONFIG_MAX_BATCH, CONFIG_DEFAULT_TIMEOUT);
+        CONFIG_MAX_BATCH, CONFIG_DEFAULT_MICRO, CONFIG_DEFAULT_TIMEOUT);
 }
 
 static void config_defaults(Config *cfg)
@@ -135,6 +145,7 @@ static void config_defaults(Config *cfg)
     cfg->epochs = 10;
     cfg->batch = 256;
     cfg->micro_batch = 0;
+    cfg->balance = true;
     cfg->lr = 0.9;
     cfg->momentum = 0.0;
     cfg->weight_decay = 0.0;
@@ -218,6 +229,7 @@ static const char *const reduce_names[] = {"exact", "float"};
 static const char *const nonfinite_names[] = {"stop", "skip"};
 static const char *const schedule_names[] = {"constant", "step", "cosine"};
 static const char *const ckpt_error_names[] = {"stop", "warn"};
+static const char *const off_on_names[] = {"off", "on"};
 
 /* "N" steps or "Ne" epochs, N >= 1. */
 static int parse_every(const char *s, Config *cfg)
@@ -278,6 +290,22 @@ static int parse_stall(const char *s, Config *cfg)
     if (parse_int("--test-stall STEP", buf, 1, INT64_MAX, &cfg->stall_step) ||
         parse_int("--test-stall RANK", rank, 0, INT32_MAX, &cfg->stall_rank) ||
         parse_int("--test-stall SECONDS", secs, 1, 86400, &cfg->stall_seconds))
+        return -1;
+    return 0;
+}
+
+/* RANK:PERCENT, PERCENT in 1..100. */
+static int parse_slow(const char *s, Config *cfg)
+{
+    const char *colon = strchr(s, ':');
+    char rank[32];
+    size_t len = colon ? (size_t)(colon - s) : 0;
+    if (!colon || len == 0 || len >= sizeof rank)
+        return base_error_set("--test-slow: '%s' is not RANK:PERCENT", s);
+    memcpy(rank, s, len);
+    rank[len] = '\0';
+    if (parse_int("--test-slow RANK", rank, 0, INT32_MAX, &cfg->slow_rank) ||
+        parse_int("--test-slow PERCENT", colon + 1, 1, 100, &cfg->slow_percent))
         return -1;
     return 0;
 }
@@ -390,6 +418,11 @@ int config_parse(Config *cfg, int argc, char **argv)
         case OPT_INJECT: rc = parse_inject(arg, cfg); break;
         case OPT_TIMEOUT: rc = parse_int("--timeout", arg, 0, 7 * 86400, &cfg->timeout); break;
         case OPT_STALL: rc = parse_stall(arg, cfg); break;
+        case OPT_SLOW: rc = parse_slow(arg, cfg); break;
+        case OPT_BALANCE:
+            rc = parse_choice("--balance", arg, off_on_names, 2, &choice);
+            cfg->balance = choice == 1;
+            break;
         case OPT_SCALING:
             if (!*arg)
                 return base_error_set("--scaling-report: empty file prefix");
@@ -418,10 +451,20 @@ int config_parse(Config *cfg, int argc, char **argv)
     if (cfg->schedule != SCHEDULE_STEP && (step_size_given || gamma_given))
         return base_error_set("%s only applies to --schedule step",
                               step_size_given ? "--step-size" : "--gamma");
-    if (cfg->micro_batch && cfg->batch % cfg->micro_batch)
+    if (!cfg->micro_batch)
+        cfg->micro_batch = config_default_micro(cfg->batch);
+    if (cfg->batch % cfg->micro_batch)
         return base_error_set("--micro-batch %lld does not divide --batch %lld",
                               (long long)cfg->micro_batch, (long long)cfg->batch);
     return 0;
+}
+
+int64_t config_default_micro(int64_t batch)
+{
+    int64_t m = batch < CONFIG_DEFAULT_MICRO ? batch : CONFIG_DEFAULT_MICRO;
+    while (m > 1 && batch % m)
+        m--;
+    return m;
 }
 
 /* Thread count when --threads is not given: OMP_NUM_THREADS if set (it must
@@ -445,28 +488,34 @@ int config_check_world(Config *cfg, int P)
 {
     if (P < 1)
         return base_error_set("world size %d: need at least one rank", P);
-    if (cfg->micro_batch == 0) {
-        if (cfg->batch % P)
-            return base_error_set("--batch %lld cannot be split over %d ranks: B must be a "
-                                  "multiple of P (the default --micro-batch is B/P)",
-                                  (long long)cfg->batch, P);
-        cfg->micro_batch = cfg->batch / P;
-    }
     if (cfg->batch % cfg->micro_batch)
         return base_error_set("--micro-batch %lld does not divide --batch %lld",
                               (long long)cfg->micro_batch, (long long)cfg->batch);
     int64_t k = cfg->batch / cfg->micro_batch;
-    if (k % P)
-        return base_error_set("--batch %lld / --micro-batch %lld = %lld micro-batches per "
-                              "step cannot be shared by %d ranks: P must divide B/m",
-                              (long long)cfg->batch, (long long)cfg->micro_batch,
-                              (long long)k, P);
+    if (k < P) {
+        /* The largest micro-batch that still gives every rank one, if any. */
+        int64_t m = cfg->batch / P > 1 ? cfg->batch / P : 1;
+        while (m > 1 && cfg->batch % m)
+            m--;
+        char alt[96] = "";
+        if (cfg->batch / m >= P)
+            snprintf(alt, sizeof alt, "--micro-batch %lld or ", (long long)m);
+        return base_error_set("%d ranks, but a step has only --batch %lld / --micro-batch %lld "
+                              "= %lld micro-batches and every rank needs at least one: use %s"
+                              "--batch %lld, or at most %lld ranks",
+                              P, (long long)cfg->batch, (long long)cfg->micro_batch,
+                              (long long)k, alt, (long long)(cfg->micro_batch * P),
+                              (long long)k);
+    }
     if (cfg->inject_step && cfg->inject_rank >= P)
         return base_error_set("--inject-nonfinite: rank %lld does not exist with %d ranks",
                               (long long)cfg->inject_rank, P);
     if (cfg->stall_step && cfg->stall_rank >= P)
         return base_error_set("--test-stall: rank %lld does not exist with %d ranks",
                               (long long)cfg->stall_rank, P);
+    if (cfg->slow_percent && cfg->slow_rank >= P)
+        return base_error_set("--test-slow: rank %lld does not exist with %d ranks",
+                              (long long)cfg->slow_rank, P);
     return resolve_threads(cfg, P);
 }
 
@@ -523,14 +572,16 @@ void config_describe(const Config *cfg, char *buf, size_t cap)
              "arch=%s epochs=%lld batch=%lld micro_batch=%lld lr=%a momentum=%a "
              "weight_decay=%a schedule=%s step_size=%lld gamma=%a warmup=%lld seed=%llu "
              "reduce=%s on_nonfinite=%s log_every=%lld limit=%lld eval=%d normalize=%d "
-             "inject_nonfinite=%lld:%lld",
+             "inject_nonfinite=%lld:%lld balance=%s test_slow=%lld:%lld",
              lenet_arch_name(cfg->arch), (long long)cfg->epochs, (long long)cfg->batch,
              (long long)cfg->micro_batch, cfg->lr, cfg->momentum, cfg->weight_decay,
              schedule_name(cfg->schedule), (long long)cfg->step_size, cfg->gamma,
              (long long)cfg->warmup, (unsigned long long)cfg->seed,
              config_reduce_name(cfg->reduce), config_nonfinite_name(cfg->on_nonfinite),
              (long long)cfg->log_every, (long long)cfg->limit, cfg->eval ? 1 : 0,
-             cfg->normalize ? 1 : 0, (long long)cfg->inject_step, (long long)cfg->inject_rank);
+             cfg->normalize ? 1 : 0, (long long)cfg->inject_step, (long long)cfg->inject_rank,
+             off_on_names[cfg->balance ? 1 : 0], (long long)cfg->slow_rank,
+             (long long)cfg->slow_percent);
 }
 
 uint64_t config_hash(const Config *cfg)

@@ -5,8 +5,7 @@
  * base_error() naming the flag (the caller prints it and the usage and exits
  * 2).  Nothing is clamped or ignored silently.  Checks that need more
  * context come later, each with the same contract:
- *   config_check_world  needs P (micro-batch default B/P, P | B/m, threads,
- *                       the --inject-nonfinite rank),
+ *   config_check_world  needs P (P <= B/m, threads, the test switches' ranks),
  *   config_check_data   needs the training set size (--limit, steps, warmup).
  * Every rank runs them on the same argv and reaches the same verdict, so a
  * failure is a coordinated exit, not a hang.
@@ -32,7 +31,8 @@ typedef struct {
     LeNetArch arch;           /* --arch classic|modern */
     int64_t epochs;            /* --epochs */
     int64_t batch;             /* --batch B: global batch, any P */
-    int64_t micro_batch;       /* --micro-batch m; 0 = B/P until check_world */
+    int64_t micro_batch;       /* --micro-batch m; default config_default_micro(B) */
+    bool balance;              /* --balance on|off: micro-batches by measured speed */
     double lr;                 /* --lr */
     double momentum;           /* --momentum, in [0, 1) */
     double weight_decay;       /* --weight-decay, >= 0 */
@@ -65,6 +65,8 @@ typedef struct {
     int64_t stall_rank;
     int64_t stall_seconds;
     bool stall_in_grad;        /*   ... before the gradient all-reduce instead */
+    int64_t slow_rank;         /* --test-slow RANK:PERCENT; slow_percent 0 = off */
+    int64_t slow_percent;
     const char *scaling_report;   /* --scaling-report PREFIX, NULL for none */
     const char *scaling_baseline; /* --scaling-baseline FILE.json */
 } Config;
@@ -72,6 +74,10 @@ typedef struct {
 #define CONFIG_DEFAULT_DATA "data/fashion-mnist.h5"
 #define CONFIG_DEFAULT_CKPT_DIR "checkpoints"
 #define CONFIG_MAX_BATCH GRADRED_MAX_TERMS
+/* The default micro-batch is the largest divisor of B not above this (32
+ * at the default B = 256): it depends on B alone, so the default weights
+ * are the same for every P.  Chosen by measurement (README, Benchmarks). */
+#define CONFIG_DEFAULT_MICRO 32
 #define CONFIG_DEFAULT_TIMEOUT 600
 
 /* Exit statuses of `shardnet train`, the same on every rank (the watchdog's
@@ -90,8 +96,12 @@ enum {
 int config_parse(Config *cfg, int argc, char **argv);
 void config_usage(FILE *out);
 
-/* With P ranks: micro-batch default B/P, m | B, P | B/m, --inject-nonfinite
- * and --test-stall rank < P, and the thread count resolved (see config.c).  0 or -1. */
+/* The default micro-batch for a global batch B: its largest divisor that
+ * is at most CONFIG_DEFAULT_MICRO. */
+int64_t config_default_micro(int64_t batch);
+/* With P ranks: P <= B/m (every rank needs a micro-batch; the message names
+ * a --micro-batch and a --batch that would work), the test switches' ranks
+ * < P, and the thread count resolved (see config.c).  0 or -1. */
 int config_check_world(Config *cfg, int P);
 /* With n_train training samples: --limit <= n_train; steps per epoch =
  * floor(N / B) with N = limit or n_train (the last partial batch of each

@@ -364,28 +364,34 @@ double dist_probe_grads(GradReducer *r, int reps)
     return now_seconds() - start;
 }
 
-/* The control record, and the head of r's buffer when it can ride along:
- * a tail is in flight and the sums are int64 like the record's. */
-static int64_t *control_stage(Control *c, GradReducer *r, size_t *count)
+/* The control record, the per-rank slots, and the head of r's buffer when
+ * it can ride along: a tail is in flight and the sums are int64 like the
+ * record's. */
+static int64_t *control_stage(Control *c, int64_t *slots, size_t n_slots, GradReducer *r,
+                              size_t *count, size_t *head)
 {
-    *count = CONTROL_N;
-    if (!r || !g_grad_from || r->mode != REDUCE_EXACT)
+    *head = r && g_grad_from && r->mode == REDUCE_EXACT ? g_grad_from : 0;
+    *count = CONTROL_N + n_slots + *head;
+    if (*count == CONTROL_N)
         return (int64_t *)c;
-    *count = CONTROL_N + g_grad_from;
     if (g_stage_cap < *count) {
         free(g_stage);
         g_stage = xmalloc(*count * sizeof *g_stage);
         g_stage_cap = *count;
     }
     memcpy(g_stage, c, sizeof *c);
-    memcpy(g_stage + CONTROL_N, r->acc, g_grad_from * sizeof *r->acc);
+    if (n_slots)
+        memcpy(g_stage + CONTROL_N, slots, n_slots * sizeof *slots);
+    if (*head)
+        memcpy(g_stage + CONTROL_N + n_slots, r->acc, *head * sizeof *r->acc);
     return g_stage;
 }
 
-void dist_control_allreduce(Control *c, GradReducer *r, int64_t step)
+void dist_control_allreduce(Control *c, int64_t *slots, size_t n_slots, GradReducer *r,
+                            int64_t step)
 {
-    size_t len;
-    int64_t *buf = control_stage(c, r, &len);
+    size_t len, head;
+    int64_t *buf = control_stage(c, slots, n_slots, r, &len, &head);
     int count = mpi_count(len, "control record");
     if (g_timeout <= 0) {
         MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, count, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
@@ -401,8 +407,12 @@ void dist_control_allreduce(Control *c, GradReducer *r, int64_t step)
     }
     if (buf != (int64_t *)c) {
         memcpy(c, buf, sizeof *c);
-        memcpy(r->acc, buf + CONTROL_N, g_grad_from * sizeof *r->acc);
-        g_head_done = 1;
+        if (n_slots)
+            memcpy(slots, buf + CONTROL_N, n_slots * sizeof *slots);
+        if (head) {
+            memcpy(r->acc, buf + CONTROL_N + n_slots, head * sizeof *r->acc);
+            g_head_done = 1;
+        }
     }
 }
 

@@ -78,12 +78,16 @@ void dist_grads_discard(void);
 double dist_probe_grads(GradReducer *r, int reps);
 
 /* Sum c over all ranks in place: one MPI_Allreduce(MPI_INT64_T, MPI_SUM)
- * of CONTROL_N int64 (see control.h).  step (1-based, the step being
- * taken) names the step in watchdog messages.  When r is given, has a tail
- * in flight (dist_grads_start) and sums int64 (exact mode), the head of its
- * buffer rides in the same all-reduce (one synchronisation a step instead
- * of two); its sums are only meaningful if the step is then taken. */
-void dist_control_allreduce(Control *c, GradReducer *r, int64_t step);
+ * of CONTROL_N int64 (see control.h), plus n_slots int64 of slots (in
+ * place too; each rank fills its own slot and leaves the others 0, so that
+ * every rank receives every rank's value: the compute times balance.h
+ * needs).  step (1-based, the step being taken) names the step in watchdog
+ * messages.  When r is given, has a tail in flight (dist_grads_start) and
+ * sums int64 (exact mode), the head of its buffer rides in the same
+ * all-reduce (one synchronisation a step instead of two); its sums are only
+ * meaningful if the step is then taken. */
+void dist_control_allreduce(Control *c, int64_t *slots, size_t n_slots, GradReducer *r,
+                            int64_t step);
 
 /* Sum n int64 over all ranks, in place (evaluation counts, confusion matrix). */
 void dist_sum_i64(int64_t *buf, size_t n);

@@ -46,22 +46,29 @@ static double probe_mb_per_s(const RankTiming *x)
 
 static void markdown(Text *t, const ScalingReport *r, double img_per_s)
 {
-    put(t, "# shardnet scaling report\n\n%d rank(s), batch %lld, micro-batch %lld, reduce %s; "
-           "%lld images in %.3f s: **%.0f img/s**",
+    put(t, "# shardnet scaling report\n\n%d rank(s), batch %lld, micro-batch %lld, reduce %s, "
+           "balance %s (the assignment changed %lld times); %lld images in %.3f s: "
+           "**%.0f img/s**",
         r->ranks, (long long)r->batch, (long long)r->micro_batch, r->reduce,
-        (long long)r->images, r->wall_s, img_per_s);
+        r->balance ? "on" : "off", (long long)r->balance_changes, (long long)r->images,
+        r->wall_s, img_per_s);
     if (r->baseline_img_per_s > 0)
         put(t, ", %.2fx the P=1 baseline (%.0f img/s), efficiency %.1f%%",
             img_per_s / r->baseline_img_per_s, r->baseline_img_per_s,
             100.0 * img_per_s / (r->baseline_img_per_s * r->ranks));
-    put(t, ".\n\n| rank | host | compute s | wait s | all-reduce s | update s | steps | MB reduced "
-           "| all-reduce MB/s | img/s |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    put(t, ".\n\n| rank | host | compute s | wait s | all-reduce s | update s | steps "
+           "| micro-batches (per step: min-max, last) | ms a micro-batch | MB reduced "
+           "| all-reduce MB/s | img/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < r->ranks; i++) {
         const RankTiming *x = &r->per_rank[i];
-        put(t, "| %d | %s | %.3f | %.3f | %.3f | %.3f | %lld | %.1f | %.0f | %.0f |\n", i,
+        put(t, "| %d | %s | %.3f | %.3f | %.3f | %.3f | %lld | %lld (%lld-%lld, %lld) | %.3f "
+               "| %.1f | %.0f | %.0f |\n", i,
             r->hosts ? r->hosts[i] : "-", x->compute_s, x->wait_s, x->allreduce_s, x->update_s,
-            (long long)x->steps, (double)x->bytes / 1e6, probe_mb_per_s(x),
-            rate((double)r->images / r->ranks, x->compute_s));
+            (long long)x->steps, (long long)x->micro_total, (long long)x->micro_min,
+            (long long)x->micro_max, (long long)x->micro_last,
+            x->micro_total ? 1e3 * x->compute_s / (double)x->micro_total : 0.0,
+            (double)x->bytes / 1e6, probe_mb_per_s(x),
+            rate((double)(x->micro_total * r->micro_batch), x->compute_s));
     }
     put(t, "\ncompute: forward, loss, backward and the fixed-point conversion of this rank's "
            "micro-batches, and the progress of the gradient all-reduce, which starts once the "
@@ -70,7 +77,9 @@ static void markdown(Text *t, const ScalingReport *r, double img_per_s)
            "it also carries the conv gradients); all-reduce: time still blocked on the gradient "
            "all-reduce after that, and the mean; all-reduce MB/s: the whole gradient buffer "
            "(%.1f KB) all-reduced on its own after training, %lld times, bytes over time; img/s "
-           "per rank: its share of the images over its compute time.\n",
+           "per rank: the images of its micro-batches over its compute time; micro-batches: "
+           "how many of the steps' micro-batches this rank computed (the assignment, "
+           "README \"Which rank reads which samples\").\n",
         r->ranks ? (double)r->per_rank[0].probe_bytes / 1e3 : 0.0,
         r->ranks ? (long long)r->per_rank[0].probe_reps : 0LL);
 }
@@ -78,8 +87,10 @@ static void markdown(Text *t, const ScalingReport *r, double img_per_s)
 static void json(Text *t, const ScalingReport *r, double img_per_s)
 {
     put(t, "{\"ranks\": %d, \"batch\": %lld, \"micro_batch\": %lld, \"reduce\": \"%s\", "
+           "\"balance\": %s, \"balance_changes\": %lld, "
            "\"images\": %lld, \"seconds\": %.6f, \"img_per_s\": %.3f",
         r->ranks, (long long)r->batch, (long long)r->micro_batch, r->reduce,
+        r->balance ? "true" : "false", (long long)r->balance_changes,
         (long long)r->images, r->wall_s, img_per_s);
     if (r->baseline_img_per_s > 0)
         put(t, ", \"baseline_img_per_s\": %.3f, \"speedup\": %.4f, \"efficiency\": %.4f",
@@ -91,11 +102,14 @@ static void json(Text *t, const ScalingReport *r, double img_per_s)
         put(t, "%s{\"rank\": %d, \"host\": \"%s\", \"compute_s\": %.6f, \"wait_s\": %.6f, "
                "\"allreduce_s\": %.6f, \"update_s\": %.6f, \"steps\": %lld, \"bytes\": %lld, "
                "\"probe_bytes\": %lld, \"probe_reps\": %lld, \"probe_s\": %.6f, "
-               "\"allreduce_bytes_per_s\": %.1f}",
+               "\"allreduce_bytes_per_s\": %.1f, \"microbatches\": %lld, "
+               "\"microbatches_last_step\": %lld, \"microbatches_min\": %lld, "
+               "\"microbatches_max\": %lld}",
             i ? ", " : "", i, r->hosts ? r->hosts[i] : "", x->compute_s, x->wait_s,
             x->allreduce_s, x->update_s, (long long)x->steps, (long long)x->bytes,
             (long long)x->probe_bytes, (long long)x->probe_reps, x->probe_s,
-            1e6 * probe_mb_per_s(x));
+            1e6 * probe_mb_per_s(x), (long long)x->micro_total, (long long)x->micro_last,
+            (long long)x->micro_min, (long long)x->micro_max);
     }
     put(t, "]}\n");
 }

@@ -21,6 +21,9 @@ typedef struct {
     double probe_s;     /* probe_reps blocking all-reduces of the whole gradient buffer */
     int64_t probe_bytes;/* bytes of one probe all-reduce */
     int64_t probe_reps;
+    int64_t micro_total; /* micro-batches this rank computed in the timed steps */
+    int64_t micro_last;  /* ... in the last step: the assignment training ended with */
+    int64_t micro_min, micro_max; /* fewest and most in one step */
 } RankTiming;
 
 typedef struct {
@@ -31,6 +34,8 @@ typedef struct {
     int64_t images;             /* training images of the timed steps, all ranks */
     int64_t batch, micro_batch;
     const char *reduce;         /* "exact" / "float" */
+    int balance;                /* 1: micro-batches balanced by measured speed (--balance on) */
+    int64_t balance_changes;    /* times the assignment changed */
     double baseline_img_per_s;  /* P=1 throughput for the efficiency, 0: none */
 } ScalingReport;
 

@@ -1,21 +1,26 @@
 /* train.c - the training loop; see train.h.
  *
  * One step, on every rank:
- *   for each of its B/(m*P) micro-batches: forward, loss, backward, and add
+ *   for each of the micro-batches balance.h gives it this step (a contiguous
+ *     run of the step's K = B/m, at least one): forward, loss, backward, and add
  *     the gradient to the exact fixed-point sum (gradred_add); during the
  *     last backward, once the fc gradients are final, their sums start
  *     (dist_grads_start) and move along between layers (grads_ready);
  *   one control all-reduce: loss, correct counts, non-finite/overflow/stop
- *     flags, so that every rank takes the same branch (in exact mode the
- *     conv gradients' sums ride in it);
+ *     flags, so that every rank takes the same branch, and every rank's
+ *     compute time per micro-batch, from which every rank derives the same
+ *     assignment for the next step (in exact mode the conv gradients' sums
+ *     ride in it too);
  *   unless a flag is set: what is left of the gradient all-reduce, the mean
  *     gradient, and the SGD update with the schedule's learning rate; if a
  *     flag is set, the early all-reduce is completed and dropped.
  * A stop signal (signals.h) on any rank sets stop_ranks: every rank then
  * drops the step it computed, rank 0 checkpoints the state before it, and
  * all return TRAIN_STOPPED; the resumed run recomputes that step.
- * Integer sums do not depend on their order, so the weights after any
- * number of steps are the same bits for every P that divides B/m. */
+ * A micro-batch's gradient is the same bits on whichever rank computes it,
+ * and integer sums do not depend on their order, so the weights after any
+ * number of steps are the same bits for every P from 1 to B/m and every
+ * assignment. */
 #include "train.h"
 
 #include <math.h>
@@ -82,8 +87,6 @@ static int open_data(Trainer *t)
     LoaderConfig lc = {.seed = c->seed,
                        .batch = (size_t)c->batch,
                        .micro = (size_t)c->micro_batch,
-                       .ranks = t->size,
-                       .rank = t->rank,
                        .normalize = c->normalize,
                        .limit = (size_t)c->limit};
     if (loader_init(&t->loader, &t->ds, &lc) < 0)
@@ -112,6 +115,9 @@ static int build_model(Trainer *t)
     t->labels = xcalloc((size_t)c->micro_batch, sizeof *t->labels);
     if (gradred_init(&t->reducer, n, c->reduce, (size_t)config_terms(c)) < 0)
         return setup_fail(t, base_error());
+    if (balance_init(&t->balance, t->size, config_terms(c), c->balance) < 0)
+        return setup_fail(t, base_error());
+    t->rank_ns = xcalloc((size_t)t->size, sizeof *t->rank_ns);
     lenet_init_params(&t->model, t->params, c->seed);
     return 0;
 }
@@ -140,8 +146,13 @@ static void print_startup(const Trainer *t, const char *hosts)
            ds->count[DATASET_TEST], ds->channels, ds->height, ds->width, ds->num_classes);
     printf("  model LeNet %s, %zu parameters, hash 0x%016llx\n", lenet_arch_name(c->arch),
            t->model.n_params, (unsigned long long)hash_floats(t->params, t->model.n_params));
-    printf("  batch %lld = %d ranks x %lld micro-batches x %lld, reduce %s\n", (long long)c->batch,
-           t->size, (long long)(config_terms(c) / t->size), (long long)c->micro_batch,
+    printf("  batch %lld = %lld micro-batches of %lld on %d rank%s (", (long long)c->batch,
+           (long long)config_terms(c), (long long)c->micro_batch, t->size,
+           t->size == 1 ? "" : "s");
+    for (int r = 0; r < t->size && r < 16; r++)
+        printf("%s%lld", r ? " " : "", (long long)t->balance.count[r]);
+    printf("%s%s), reduce %s\n", t->size > 16 ? " ..." : "",
+           c->balance ? " to start, then by measured speed" : ", balance off",
            config_reduce_name(c->reduce));
     printf("  %lld epochs x %lld steps = %lld steps; lr %g (%s, warmup %lld), momentum %g, "
            "weight decay %g, seed %llu\n",
@@ -231,30 +242,46 @@ static void grads_ready(void *ctx, size_t first)
     dist_grads_start(&t->reducer, first);
 }
 
-/* This rank's micro-batches of step b: gradients into the reducer, losses
- * and flags into the control record.  The last micro-batch's gradient tail
- * is already being all-reduced when this returns (t->tail_from). */
+/* test-only --test-slow: after a micro-batch that took `seconds`, the slow
+ * rank sleeps so that it runs at slow_percent of its speed. */
+static void test_slow(const Trainer *t, double seconds)
+{
+    const Config *c = &t->cfg;
+    if (!c->slow_percent || c->slow_rank != t->rank)
+        return;
+    double extra = seconds * (double)(100 - c->slow_percent) / (double)c->slow_percent;
+    struct timespec left = {(time_t)extra, (long)((extra - (double)(time_t)extra) * 1e9)};
+    while (nanosleep(&left, &left) < 0) /* again after a signal */
+        ;
+}
+
+/* This rank's micro-batches of step b (t->balance): gradients into the
+ * reducer, losses and flags into the control record.  The last micro-
+ * batch's gradient tail is already being all-reduced when this returns
+ * (t->tail_from). */
 static void compute_gradients(Trainer *t, Control *ctl)
 {
     const Config *c = &t->cfg;
     const size_t m = (size_t)c->micro_batch, k = (size_t)t->ds.num_classes;
-    const size_t last = t->loader.shard.micro_per_rank - 1;
+    const size_t first = (size_t)t->balance.first[t->rank];
+    const size_t last = first + (size_t)t->balance.count[t->rank] - 1;
     gradred_reset(&t->reducer);
     control_reset(ctl);
     t->tail_from = 0;
-    for (size_t mb = 0; mb <= last; mb++) {
-        if (loader_get(&t->loader, (size_t)t->step_in_epoch, mb, t->src, t->labels, NULL) < 0)
+    for (size_t g = first; g <= last; g++) {
+        double started = wall_now();
+        if (loader_get(&t->loader, (size_t)t->step_in_epoch, g, t->src, t->labels, NULL) < 0)
             die("%s", base_error());
         lenet_forward(&t->model, t->params, t->src);
         LossResult r = loss_softmax_xent(t->model.logits, t->labels, m, k, t->diff);
-        t->model.grads_ready = mb == last ? grads_ready : NULL;
+        t->model.grads_ready = g == last ? grads_ready : NULL;
         t->model.grads_ready_ctx = t;
         lenet_backward(&t->model, t->params, t->src, t->diff, t->grads);
         t->model.grads_ready = NULL;
         if (c->inject_step == t->step + 1 && c->inject_rank == t->rank)
             t->grads[0] = NAN; /* test-only: --inject-nonfinite */
         int status;
-        if (mb == last && t->tail_from) {
+        if (g == last && t->tail_from) {
             status = t->tail_status;
             if (status == GRADRED_OK)
                 status = gradred_add_range(&t->reducer, t->grads, 0, t->tail_from);
@@ -266,6 +293,7 @@ static void compute_gradients(Trainer *t, Control *ctl)
                     base_error());
         control_note_grad_status(ctl, status);
         control_add_microbatch(ctl, (float)r.loss, (int64_t)r.correct, (int64_t)m);
+        test_slow(t, wall_now() - started);
     }
 }
 
@@ -316,13 +344,18 @@ static int train_step(Trainer *t)
     compute_gradients(t, &ctl);
     double t1 = wall_now();
     t->timing.compute_s += t1 - t0;
+    const int64_t mine = t->balance.count[t->rank];
+    memset(t->rank_ns, 0, (size_t)t->size * sizeof *t->rank_ns);
+    t->rank_ns[t->rank] = (int64_t)(1e9 * (t1 - t0) / (double)mine);
     if (!c->stall_in_grad)
         test_stall(t, step, "control");
     int sig = signals_pending();
     ctl.stop_ranks = sig ? 1 : 0;
-    dist_control_allreduce(&ctl, &t->reducer, step);
+    dist_control_allreduce(&ctl, t->rank_ns, (size_t)t->size, &t->reducer, step);
     double t2 = wall_now();
     t->timing.wait_s += t2 - t1;
+    /* Every rank holds the same times now: the same assignment next step. */
+    balance_update(&t->balance, t->rank_ns);
     if (ctl.stop_ranks) {
         if (t->rank == 0)
             fprintf(stderr, "shardnet train: stop requested (%s) on %lld rank(s); all ranks "
@@ -363,6 +396,12 @@ static int train_step(Trainer *t)
     t->timing.allreduce_s += t3 - t2;
     t->timing.update_s += wall_now() - t3;
     t->timing.steps++;
+    t->timing.micro_total += mine;
+    t->timing.micro_last = mine;
+    if (t->timing.micro_min == 0 || mine < t->timing.micro_min)
+        t->timing.micro_min = mine;
+    if (mine > t->timing.micro_max)
+        t->timing.micro_max = mine;
     t->timing.bytes += (int64_t)(gradred_buffer_len(&t->reducer) *
                                  gradred_elem_size(&t->reducer));
     t->step = step;
@@ -456,7 +495,8 @@ static void write_scaling_report(Trainer *t)
         ScalingReport r = {t->size, all, hosts,
                            r0->compute_s + r0->wait_s + r0->allreduce_s + r0->update_s,
                            r0->steps * c->batch, c->batch, c->micro_batch,
-                           config_reduce_name(c->reduce), 0.0};
+                           config_reduce_name(c->reduce), c->balance,
+                           t->balance.changes, 0.0};
         if (c->scaling_baseline && scaling_read_baseline(c->scaling_baseline,
                                                          &r.baseline_img_per_s) < 0)
             fprintf(stderr, "shardnet train: %s; the report has no efficiency\n", base_error());
@@ -555,6 +595,8 @@ void train_free(Trainer *t)
     lenet_free(&t->model);
     dataset_free(&t->ds);
     gradred_free(&t->reducer);
+    balance_free(&t->balance);
+    free(t->rank_ns);
     if (t->metrics.f && metrics_close(&t->metrics) < 0)
         fprintf(stderr, "shardnet train: %s\n", base_error());
     free(t->params), free(t->grads), free(t->momentum), free(t->mean_grads);

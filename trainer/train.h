@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "balance.h"
 #include "config.h"
 #include "control.h"
 #include "dataset.h"
@@ -31,6 +32,9 @@ typedef struct {
     LeNet model;            /* batch = micro-batch m */
     float *params, *grads, *momentum, *mean_grads; /* flat, model.n_params each */
     GradReducer reducer;
+    Balance balance;         /* this step's micro-batches of every rank */
+    int64_t *rank_ns;        /* (P) compute ns per micro-batch, one slot per rank,
+                                summed in the control all-reduce */
     Schedule schedule;
     Metrics metrics;
     float *src, *diff;       /* (m, C, H, W), (m, classes) */
