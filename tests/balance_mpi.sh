@@ -28,7 +28,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 run() {
   local name=$1 np=$2
   shift 2
-  timeout 300 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 \
+  timeout 300 "${mpi[@]}" -np "$np" \
     "$bin" train --data "$dir/fm.h5" "$@" >"$dir/$name.out" 2>"$dir/$name.err"
   rc=$?
 }
