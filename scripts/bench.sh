@@ -104,7 +104,7 @@ peak=${PEAK_GFLOPS_PER_CORE:-121}
 row "achieved, P=2 training" "$(awk -v r="$r2" -v p="$peak" -v c="$(nproc)" 'BEGIN { f = r * 2263920 / 1e9; printf "%.1f GFLOP/s, %.1f%% of peak", f, 100 * f / (c * p) }')" "2.26 MFLOP an image; peak $(nproc) x $peak GFLOP/s"
 if [ $quick -eq 0 ]; then
   echo "bench: accuracy, 10 epochs at P=2 (about a minute each)" >&2
-  "${mpi[@]}" -np 2 "$bin" train --quiet --ckpt-dir "$out/classic-ckpt" >"$out/classic"
+  "${mpi[@]}" -np 2 "$bin" train --quiet --run "$out/classic-ckpt" >"$out/classic"
   row "classic, textbook defaults, 10 epochs, P=2" "test acc $(test_acc "$out/classic")" "mpirun -np 2 shardnet train (lr 0.9, batch 256)"
   modern=(--arch modern --lr 0.2 --momentum 0.9 --schedule cosine --warmup 200 --normalize)
   "${mpi[@]}" -np 2 "$bin" train --quiet "${modern[@]}" --no-ckpt >"$out/modern"

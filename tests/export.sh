@@ -71,10 +71,10 @@ want=$(node -p "require('$root/package-lock.json').packages['node_modules/onnxru
 # classic: the textbook's sigmoid net learns in a few epochs with momentum and
 # --normalize (so the export carries a real mean/std); modern: plain x/255.
 run train-classic "$bin" train --data "$dir/fm.h5" --limit 6400 --batch 32 --epochs 3 --lr 0.1 \
-  --momentum 0.9 --normalize --no-eval --quiet --ckpt-dir "$dir/classic"
+  --momentum 0.9 --normalize --no-eval --quiet --run "$dir/classic"
 [[ $rc -eq 0 ]] || { fail "train classic"; show train-classic; finish; }
 run train-modern "$bin" train --data "$dir/fm.h5" --limit 6400 --batch 64 --epochs 2 --arch modern \
-  --lr 0.01 --momentum 0.9 --no-eval --quiet --ckpt-dir "$dir/modern"
+  --lr 0.01 --momentum 0.9 --no-eval --quiet --run "$dir/modern"
 [[ $rc -eq 0 ]] || { fail "train modern"; show train-modern; finish; }
 
 for arch in classic modern; do

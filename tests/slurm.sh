@@ -99,7 +99,7 @@ done
   || { fail "node not idle: $(sinfo -h -N 2>&1)"; daemon_logs; echo "$passed passed, $failed failed"; exit 1; }
 
 job_field() { scontrol show job "$1" 2>/dev/null | grep -o "$2=[^ ]*" | head -1 | cut -d= -f2; }
-final_hash() { sed -n 's/^done: .*final parameter hash \(0x[0-9a-f]*\)$/\1/p' "$1" | tail -1; }
+final_hash() { sed -n 's/^done: .*final parameters sha256 \([0-9a-f]*\)$/\1/p' "$1" | tail -1; }
 
 "$bin" prepare --out "$d/fm.h5" >/dev/null 2>&1 || { fail "prepare"; echo "$passed passed, $failed failed"; exit 1; }
 short=(--limit 3200 --batch 64 --micro-batch 16 --epochs 2 --no-eval --quiet)

@@ -43,7 +43,10 @@ static void test_defaults(void **state)
     assert_int_equal(c.reduce, REDUCE_EXACT);
     assert_int_equal(c.on_nonfinite, NONFINITE_STOP);
     assert_int_equal(c.log_every, 50);
-    assert_null(c.metrics);
+    assert_null(c.run);
+    assert_true(c.tensorboard);
+    assert_int_equal(c.val_count, 0);
+    assert_int_equal(c.patience, 0);
     assert_false(c.quiet);
     assert_int_equal(c.limit, 0);
     assert_true(c.eval);
@@ -60,8 +63,9 @@ static void test_all_flags(void **state)
                            "--momentum", "0.9", "--weight-decay", "5e-4", "--schedule",
                            "step", "--step-size", "100", "--gamma", "0.5", "--warmup", "10",
                            "--seed", "18446744073709551615", "--reduce", "float",
-                           "--on-nonfinite", "skip", "--log-every", "7", "--metrics",
-                           "m.jsonl", "--quiet", "--limit", "1000", "--no-eval",
+                           "--on-nonfinite", "skip", "--log-every", "7", "--run",
+                           "runs/a", "--quiet", "--val", "0.25", "--best", "val_accuracy",
+                           "--patience", "3", "--no-tensorboard", "--change-schedule", "--limit", "1000", "--no-eval",
                            "--threads", "2", "--inject-nonfinite", "5:1"),
                      0);
     assert_string_equal(c.data, "x.h5");
@@ -78,7 +82,13 @@ static void test_all_flags(void **state)
     assert_int_equal(c.reduce, REDUCE_FLOAT);
     assert_int_equal(c.on_nonfinite, NONFINITE_SKIP);
     assert_int_equal(c.log_every, 7);
-    assert_string_equal(c.metrics, "m.jsonl");
+    assert_string_equal(c.run, "runs/a");
+    assert_true(c.val_fraction == 0.25 && c.val_count == 0);
+    assert_int_equal(config_val_count(&c, 1000), 250);
+    assert_int_equal(c.best, BEST_VAL_ACCURACY);
+    assert_int_equal(c.patience, 3);
+    assert_false(c.tensorboard);
+    assert_true(c.change_schedule);
     assert_true(c.quiet);
     assert_int_equal(c.limit, 1000);
     assert_false(c.eval);
@@ -128,7 +138,15 @@ static const struct {
     {{"--inject-nonfinite", "0:1"}, "--inject-nonfinite STEP: 0 is outside"},
     {{"--inject-nonfinite", "3:x"}, "--inject-nonfinite RANK: 'x' is not an integer"},
     {{"--data", ""}, "--data: empty file name"},
-    {{"--metrics", ""}, "--metrics: empty file name"},
+    {{"--run", ""}, "--run: empty directory name"},
+    {{"--metrics", "m.jsonl"}, "--metrics is gone: a run's metrics and checkpoints live in"},
+    {{"--ckpt-dir", "c"}, "--ckpt-dir is gone"},
+    {{"--val", "0"}, "--val: 0 is outside"},
+    {{"--val", "1.0"}, "--val: 1 is outside 0..1 (exclusive)"},
+    {{"--val", "0.0"}, "--val: 0.0 must be a sample count"},
+    {{"--patience", "2"}, "--patience needs --val N"},
+    {{"--best", "val_accuracy"}, "--best needs --val N"},
+    {{"--val", "10", "--best", "test"}, "--best: 'test' is not one of val_loss|val_accuracy"},
     {{"--bogus"}, "unknown option '--bogus'"},
     {{"-x"}, "unknown option '-x'"},
     {{"--quiet=yes"}, "unknown option '--quiet=yes'"},
@@ -300,7 +318,7 @@ static void test_hash_fields(void **state)
     assert_true(config_hash(&a) == config_hash(&b));
     /* Per-host or cosmetic fields are left out of the hash. */
     assert_int_equal(PARSE(&b, "--seed", "7", "--lr", "0.1", "--data", "/other/f.h5",
-                           "--metrics", "m.jsonl", "--quiet", "--threads", "2"), 0);
+                           "--run", "r1", "--quiet", "--threads", "2"), 0);
     assert_true(config_hash(&a) == config_hash(&b));
     /* Training fields are in it, down to the last bit of a double. */
     assert_int_equal(PARSE(&b, "--lr", "0.10000000000000002", "--seed", "7"), 0);

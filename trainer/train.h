@@ -20,6 +20,7 @@
 #include "scaling.h"
 #include "schedule.h"
 #include "sgd.h"
+#include "tfevents.h"
 
 typedef struct {
     Config cfg;
@@ -27,12 +28,25 @@ typedef struct {
     Dataset ds;
     Loader loader;
     EvalSet evalset;
+    EvalSet valset;          /* --val: the held-out training samples */
+    int64_t val_count;       /* 0 without --val */
     Evaluator evaluator;
     LeNet model;            /* batch = micro-batch m */
     float *params, *grads, *momentum, *mean_grads; /* flat, model.n_params each */
     GradReducer reducer;
     Schedule schedule;
-    Metrics metrics;
+    Metrics metrics;         /* rank 0: RUN/metrics.jsonl */
+    TfEvents tb;             /* rank 0: RUN/events.out.tfevents.shardnet */
+    char run_dir[2048];      /* run.h */
+    char data_sha256[65];    /* the dataset's fingerprint (sources and sizes) */
+    char fingerprint[65];    /* checksum_params of params, kept current by
+                                train_fingerprint() */
+    char resumed_from[4096]; /* the checkpoint resumed, "" for a fresh start */
+    int resumed_world;       /* its writer's world size */
+    int output_failed;       /* rank 0: a requested output could not be written */
+    int has_best;            /* --val: a best checkpoint exists */
+    double best_value;       /* its --best figure */
+    int64_t best_epoch;      /* 1-based epoch of the best */
     float *src, *diff;       /* (m, C, H, W), (m, classes) */
     int32_t *labels;         /* (m) */
     int64_t steps_per_epoch, total_steps;
@@ -65,5 +79,7 @@ int train_setup(Trainer *t, const Config *cfg);
  * boundary and rank 0 wrote a checkpoint) on every rank. */
 int train_run(Trainer *t);
 void train_free(Trainer *t);
+/* Recomputes t->fingerprint from the parameters (SHA-256, checksum.h). */
+const char *train_fingerprint(Trainer *t);
 
 #endif
