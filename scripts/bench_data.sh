@@ -8,7 +8,7 @@ build=${1:-$here/build}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for i in 1 2 3; do
-  "$build/trainer/shardnet" prepare --out "$tmp/fm.h5" | tail -1
+  "$build/trainer/shardnet" prepare --force --out "$tmp/fm.h5" | tail -1
 done
 for p in 1 2; do
   "$build/tests/bench_loader" "$tmp/fm.h5" "$p"

@@ -49,6 +49,20 @@ static int new_run_dir(char *dir, size_t n)
     return base_error_set("--run: runs/%s-1..999 all exist; give --run DIR", stamp);
 }
 
+/* --scaling-report PREFIX: both files checked before training (outpath.h). */
+static int check_report(const char *prefix)
+{
+    char path[4200];
+    const char *ext[2] = {".md", ".json"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s%s", prefix, ext[i]);
+        if (outpath_file(path, "--scaling-report", false,
+                         "remove it or choose another PREFIX") < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int run_open(Trainer *t)
 {
     const Config *c = &t->cfg;
@@ -66,6 +80,8 @@ int run_open(Trainer *t)
             else
                 rc = outpath_mkdirs(c->run, "--run");
         }
+        if (rc == 0 && c->scaling_report)
+            rc = check_report(c->scaling_report);
         if (rc < 0) {
             o.ok = 0;
             snprintf(o.message, sizeof o.message, "%s", base_error());
