@@ -300,7 +300,7 @@ int checkpoint_resume(Trainer *t)
                      "this model has %zu", path, n, t->model.n_params);
         } else if (found) {
             char why[1536];
-            if (!compatible(t, &st, why, sizeof why) || !same_config(t, &st, why, sizeof why)) {
+            if (!same_config(t, &st, why, sizeof why) || !compatible(t, &st, why, sizeof why)) {
                 o.ok = 0;
                 snprintf(o.message, sizeof o.message, "cannot resume from %s: %s", path, why);
             }
