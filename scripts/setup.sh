@@ -11,11 +11,14 @@ set -euo pipefail
 
 # The one list of Debian packages shardnet needs to build, run and test
 # (python3 for the test scripts is part of Debian's base system).
+# ocl-icd-opencl-dev: oneDNN's CMake package config looks for OpenCL and
+# fails without it (libdnnl-dev only recommends it); libjansson-dev: JSON
+# (metrics, config.json, shardnet info).
 PACKAGES=(
   build-essential meson ninja-build pkg-config cmake
   libopenmpi-dev openmpi-bin
-  libdnnl-dev
-  libhdf5-dev hdf5-tools zlib1g-dev libssl-dev
+  libdnnl-dev ocl-icd-opencl-dev
+  libhdf5-dev hdf5-tools zlib1g-dev libssl-dev libjansson-dev
   libcmocka-dev
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   dataset-fashion-mnist
@@ -24,6 +27,8 @@ PACKAGES=(
 PACKAGES+=(slurm-client slurmctld slurmd munge iproute2)
 
 # Only for the tests: the runtimes that prove the exports (suite 'export'),
+# protobuf and crc32c for the independent TensorBoard-file reader
+# (tests/tfevents_check.py),
 # matplotlib for scripts/plot.py (suite 'mpi'), h5py for scripts/bench.sh's
 # PyTorch comparison (scripts/torch_lenet.py).  Run by /usr/bin/python3 (Debian's, not a pyenv python).  python3-torch is
 # large (~800 MB installed).  onnxruntime itself comes from npm, pinned in
@@ -32,6 +37,7 @@ PACKAGES+=(slurm-client slurmctld slurmd munge iproute2)
 # Debian's nodejs + npm are installed.
 TEST_PACKAGES=(
   python3-onnx python3-torch python3-matplotlib python3-h5py
+  python3-protobuf python3-crc32c
 )
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
