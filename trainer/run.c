@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "atomic.h"
 #include "base.h"
@@ -16,6 +17,7 @@
 /* What rank 0 decided, for every rank. */
 typedef struct {
     int32_t ok;
+    int32_t created;        /* a new default runs/<time> */
     char dir[2048];
     char message[2048];
 } RunOutcome;
@@ -71,6 +73,7 @@ int run_open(Trainer *t)
         int rc = 0;
         if (!c->run) {
             rc = new_run_dir(o.dir, sizeof o.dir);
+            o.created = rc == 0;
         } else {
             snprintf(o.dir, sizeof o.dir, "%s", c->run);
             if (outpath_dir_used(c->run) && !c->resume)
@@ -94,7 +97,17 @@ int run_open(Trainer *t)
         return -1;
     }
     snprintf(t->run_dir, sizeof t->run_dir, "%s", o.dir);
+    t->run_dir_created = o.created;
     return 0;
+}
+
+void run_close(Trainer *t)
+{
+    /* A new default directory that nothing was written to (setup failed
+     * before the first output): leave no empty runs/<time> behind.  rmdir
+     * removes only an empty directory. */
+    if (t->rank == 0 && t->run_dir_created && !outpath_dir_used(t->run_dir))
+        rmdir(t->run_dir);
 }
 
 void run_record(Trainer *t, const char *type, json_t *fields)

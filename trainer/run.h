@@ -37,6 +37,9 @@ void run_file(const Trainer *t, const char *name, char *out, size_t n);
  * on every rank when an output cannot be written. */
 int run_begin(Trainer *t, json_t *config, const char *resumed_from, int written_by,
               int nhosts);
+/* At the end (train_free): a new default run directory that stayed empty
+ * (training never started) is removed. */
+void run_close(Trainer *t);
 /* Rank 0: one metrics record (released here); a failed write is reported
  * and remembered (t->output_failed), never ignored. */
 void run_record(Trainer *t, const char *type, json_t *fields);

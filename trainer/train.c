@@ -669,6 +669,7 @@ void train_free(Trainer *t)
         fprintf(stderr, "shardnet train: %s\n", base_error());
     if (t->tb.f && tfevents_close(&t->tb) < 0)
         fprintf(stderr, "shardnet train: %s\n", base_error());
+    run_close(t);
     free(t->params), free(t->grads), free(t->momentum), free(t->mean_grads);
     free(t->src), free(t->diff), free(t->labels);
     memset(t, 0, sizeof *t);

@@ -38,6 +38,7 @@ typedef struct {
     Metrics metrics;         /* rank 0: RUN/metrics.jsonl */
     TfEvents tb;             /* rank 0: RUN/events.out.tfevents.shardnet */
     char run_dir[2048];      /* run.h */
+    int run_dir_created;     /* run_dir is a new default runs/<time> */
     char data_sha256[65];    /* the dataset's fingerprint (sources and sizes) */
     char fingerprint[65];    /* checksum_params of params, kept current by
                                 train_fingerprint() */
