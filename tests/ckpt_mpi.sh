@@ -71,15 +71,15 @@ expect_hash r24 "written at P=2 step 60, resumed at P=4"
 run r41 1 train "${common[@]}" --run "$dir/r41" --resume "$dir/c4/ckpt-00000100.h5"
 expect_hash r41 "written at P=4 step 100, resumed at P=1"
 run auto-a 2 train "${common[@]}" --epochs 2 --run "$dir/auto"
-run auto-b 2 train "${common[@]}" --run "$dir/auto" --resume auto
+run auto-b 2 train "${common[@]}" --run "$dir/auto" --resume auto --change-schedule
 grep -q 'resume: .*ckpt-00000100.h5 at step 100' "$dir/auto-b.out" && expect_hash auto-b "--resume auto continues a stopped run" \
   || { fail "--resume auto did not take step 100"; show auto-b; }
 
 # Incompatible resumes.
 run bad-b 2 train "${common[@]}" --batch 32 --micro-batch 16 --run "$dir/x" --resume "$dir/c1/ckpt-00000040.h5"
-expect_error bad-b "B and m cannot change on resume" "changing B on resume is refused"
+expect_error bad-b "batch: checkpoint 64, now 32" "changing B on resume is refused, naming it"
 run bad-arch 2 train "${common[@]}" --arch modern --run "$dir/x" --resume "$dir/c1/ckpt-00000040.h5"
-expect_error bad-arch "holds a classic LeNet, this run trains --arch modern" "changing arch on resume is refused"
+expect_error bad-arch 'arch: checkpoint "classic", now "modern"' "changing arch on resume is refused, naming it"
 
 # Corruptions.
 mkdir -p "$dir/bad"
@@ -162,7 +162,7 @@ else
   fail "cannot mount a tmpfs for the disk-full test: $(cat "$dir/mount.err")"
 fi
 run nodir 2 train "${common[@]}" --run "$dir/fm.h5/sub"
-expect_error nodir "cannot write checkpoints" "an unusable checkpoint directory is refused before training"
+expect_error nodir "fm.h5 exists and is not a directory" "an unusable run directory is refused before training"
 
 # eval of a checkpoint that learned something: the same figures whatever P is.
 run learn 2 train --data "$dir/fm.h5" --arch modern --lr 0.01 --momentum 0.9 --limit 6400 --batch 64 \
