@@ -14,7 +14,8 @@
 #       default run directory runs/slurm-<job id>;
 #   (d) the same script submitted twice: two jobs, two run directories, the
 #       second starts fresh (never resumes the first job's checkpoints) and
-#       each run's metrics hold its own single start;
+#       each run's metrics hold its own single start; a job array of 2
+#       tasks gets runs/slurm-<array job>_1 and _2;
 #   (c) srun without PMI (2 singletons): each refuses with the launch message.
 #   slurm.sh PATH/TO/shardnet
 set -uo pipefail
@@ -186,6 +187,22 @@ if [[ $ok -eq 1 && ${ids[0]} != "${ids[1]}" ]]; then
   pass "(d) one script submitted twice: jobs ${ids[*]} train in runs/slurm-${ids[0]} and runs/slurm-${ids[1]}, each from scratch"
 else
   fail "(d) resubmission: jobs ${ids[*]}"; show "$d/d1.out"; show "$d/d2.out"; ls -R "$d/work/runs" | head -30
+fi
+
+# (e) an array of two tasks: a run directory each.
+aid=$(timeout 300 sbatch --parsable --wait --array=1-2 --ntasks=1 --time=10 --chdir="$d/work" \
+      --output="$d/e-%a.out" "$sbatch_script" "${short[@]}")
+aid=${aid%%;*}
+ok=1
+for k in 1 2; do
+  r=$d/work/runs/slurm-${aid}_$k
+  [[ $(final_hash "$d/e-$k.out") == "$ref" && $(grep -c '"type":"start"' "$r/metrics.jsonl" 2>/dev/null) -eq 1 ]] || ok=0
+  grep -q '"world_size": 1' "$r/config.json" 2>/dev/null || ok=0
+done
+if [[ $ok -eq 1 ]]; then
+  pass "(e) job array $aid: tasks 1 and 2 train in runs/slurm-${aid}_1 and runs/slurm-${aid}_2"
+else
+  fail "(e) job array $aid"; show "$d/e-1.out"; show "$d/e-2.out"; ls -R "$d/work/runs" | head -30
 fi
 
 # (c) srun without PMI: 2 singletons, each refuses.  Debian's Open MPI
