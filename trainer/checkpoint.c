@@ -383,11 +383,12 @@ int checkpoint_save_best(Trainer *t, double figure, double val_loss, double val_
         fill_state(t, &st);
         run_file(t, RUN_BEST, path, sizeof path);
         run_file(t, RUN_BEST_JSON, jpath, sizeof jpath);
-        json_t *j = json_pack("{s:s, s:f, s:I, s:I, s:f, s:f, s:s, s:f}",
-                              "best", config_best_name(c->best), "figure", figure,
+        json_t *j = json_pack("{s:s, s:o, s:I, s:I, s:o, s:o, s:s, s:o}",
+                              "best", config_best_name(c->best), "figure", metrics_real(figure),
                               "epoch", (json_int_t)epoch, "step", (json_int_t)t->step,
-                              "val_loss", val_loss, "val_accuracy", val_accuracy,
-                              "fingerprint", train_fingerprint(t), "time", metrics_now());
+                              "val_loss", metrics_real(val_loss),
+                              "val_accuracy", metrics_real(val_accuracy),
+                              "fingerprint", train_fingerprint(t), "time", metrics_real(metrics_now()));
         char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
                                        JSON_REAL_PRECISION(17));
         json_decref(j);
@@ -403,10 +404,11 @@ int checkpoint_save_best(Trainer *t, double figure, double val_loss, double val_
                 fflush(stdout);
             }
             run_record(t, "best",
-                       json_pack("{s:I, s:I, s:s, s:s, s:f, s:f, s:s}", "step",
+                       json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:s}", "step",
                                  (json_int_t)t->step, "epoch", (json_int_t)epoch, "path", path,
-                                 "best", config_best_name(c->best), "val_loss", val_loss,
-                                 "val_accuracy", val_accuracy,
+                                 "best", config_best_name(c->best),
+                                 "val_loss", metrics_real(val_loss),
+                                 "val_accuracy", metrics_real(val_accuracy),
                                  "fingerprint", train_fingerprint(t)));
         }
         free(text);

@@ -137,13 +137,16 @@ void run_scalar(Trainer *t, int64_t step, const char *tag, double value)
 static int open_outputs(Trainer *t, const json_t *config)
 {
     char path[4200];
-    char *text = json_dumps(config, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+    char *json = json_dumps(config, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
                                         JSON_REAL_PRECISION(17));
-    run_file(t, RUN_CONFIG, path, sizeof path);
-    size_t len = strlen(text);
-    text = realloc(text, len + 2);
+    if (!json)
+        return base_error_set("cannot format the configuration as JSON");
+    size_t len = strlen(json);
+    char *text = xmalloc(len + 2);
+    memcpy(text, json, len);
     text[len] = '\n';
-    text[len + 1] = '\0';
+    free(json);
+    run_file(t, RUN_CONFIG, path, sizeof path);
     int rc = atomic_write_file(path, text, len + 1);
     free(text);
     if (rc < 0)

@@ -2,6 +2,7 @@
 #include "scaling.h"
 
 #include <jansson.h>
+#include <math.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -77,29 +78,36 @@ static void markdown(Text *t, const ScalingReport *r, double img_per_s)
         r->ranks ? (long long)r->per_rank[0].probe_reps : 0LL);
 }
 
+/* A JSON number, or null when v is not finite (JSON has no NaN/Inf). */
+static json_t *num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
 /* The report as JSON (jansson: host names are escaped properly). */
 static void json(Text *t, const ScalingReport *r, double img_per_s)
 {
-    json_t *o = json_pack("{s:i, s:I, s:I, s:s, s:I, s:f, s:f}", "ranks", r->ranks,
+    json_t *o = json_pack("{s:i, s:I, s:I, s:s, s:I, s:o, s:o}", "ranks", r->ranks,
                           "batch", (json_int_t)r->batch, "micro_batch", (json_int_t)r->micro_batch,
                           "reduce", r->reduce, "images", (json_int_t)r->images,
-                          "seconds", r->wall_s, "img_per_s", img_per_s);
+                          "seconds", num(r->wall_s), "img_per_s", num(img_per_s));
     if (r->baseline_img_per_s > 0) {
-        json_object_set_new(o, "baseline_img_per_s", json_real(r->baseline_img_per_s));
-        json_object_set_new(o, "speedup", json_real(img_per_s / r->baseline_img_per_s));
+        json_object_set_new(o, "baseline_img_per_s", num(r->baseline_img_per_s));
+        json_object_set_new(o, "speedup", num(img_per_s / r->baseline_img_per_s));
         json_object_set_new(o, "efficiency",
-                            json_real(img_per_s / (r->baseline_img_per_s * r->ranks)));
+                            num(img_per_s / (r->baseline_img_per_s * r->ranks)));
     }
     json_t *ranks = json_array();
     for (int i = 0; i < r->ranks; i++) {
         const RankTiming *x = &r->per_rank[i];
         json_array_append_new(ranks, json_pack(
-            "{s:i, s:s, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:f, s:f}", "rank", i,
-            "host", r->hosts ? r->hosts[i] : "", "compute_s", x->compute_s, "wait_s", x->wait_s,
-            "allreduce_s", x->allreduce_s, "update_s", x->update_s,
-            "steps", (json_int_t)x->steps, "bytes", (json_int_t)x->bytes,
-            "probe_bytes", (json_int_t)x->probe_bytes, "probe_reps", (json_int_t)x->probe_reps,
-            "probe_s", x->probe_s, "allreduce_bytes_per_s", 1e6 * probe_mb_per_s(x)));
+            "{s:i, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:o}", "rank", i,
+            "host", r->hosts ? r->hosts[i] : "", "compute_s", num(x->compute_s),
+            "wait_s", num(x->wait_s), "allreduce_s", num(x->allreduce_s),
+            "update_s", num(x->update_s), "steps", (json_int_t)x->steps,
+            "bytes", (json_int_t)x->bytes, "probe_bytes", (json_int_t)x->probe_bytes,
+            "probe_reps", (json_int_t)x->probe_reps, "probe_s", num(x->probe_s),
+            "allreduce_bytes_per_s", num(1e6 * probe_mb_per_s(x))));
     }
     json_object_set_new(o, "per_rank", ranks);
     char *text = json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
