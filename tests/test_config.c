@@ -333,6 +333,42 @@ static void test_hash_fields(void **state)
     assert_non_null(strstr(text, "reduce=exact"));
 }
 
+/* The effective configuration as JSON: every key a resume compares is in
+ * it, values are exact (doubles, the 64-bit seed as text), and --val keeps
+ * its form (a count or a fraction); held-out samples come off the end. */
+static void test_json(void **state)
+{
+    (void)state;
+    Config c;
+    assert_int_equal(PARSE(&c, "--lr", "0.1", "--seed", "18446744073709551615", "--val",
+                           "0.1", "--epochs", "3"), 0);
+    assert_int_equal(config_check_world(&c, 2), 0);
+    json_t *j = config_to_json(&c, "abc", 2);
+    for (const char *const *k = config_resume_fixed; *k; k++)
+        assert_non_null(json_object_get(j, *k));
+    for (const char *const *k = config_resume_schedule; *k; k++)
+        assert_non_null(json_object_get(j, *k));
+    assert_true(json_real_value(json_object_get(j, "lr")) == 0.1);
+    assert_string_equal(json_string_value(json_object_get(j, "seed")), "18446744073709551615");
+    assert_true(json_real_value(json_object_get(j, "val")) == 0.1);
+    assert_int_equal(json_integer_value(json_object_get(j, "micro_batch")), 128);
+    assert_string_equal(json_string_value(json_object_get(j, "data_sha256")), "abc");
+    json_decref(j);
+    int64_t steps = 0;
+    assert_int_equal(config_val_count(&c, 60000), 6000);
+    assert_int_equal(config_check_data(&c, 60000, &steps), 0);
+    assert_int_equal(steps, 54000 / 256);
+    assert_int_equal(PARSE(&c, "--val", "100", "--limit", "59901"), 0);
+    assert_int_equal(config_check_world(&c, 1), 0);
+    assert_int_equal(config_check_data(&c, 60000, &steps), -1);
+    assert_non_null(strstr(base_error(), "--limit 59901 exceeds the 59900 training samples left "
+                                         "after --val"));
+    assert_int_equal(PARSE(&c, "--val", "60000"), 0);
+    assert_int_equal(config_check_world(&c, 1), 0);
+    assert_int_equal(config_check_data(&c, 60000, &steps), -1);
+    assert_non_null(strstr(base_error(), "leaves nothing to train on"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_check_data),
         cmocka_unit_test(test_cluster_options),
         cmocka_unit_test(test_hash_fields),
+        cmocka_unit_test(test_json),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
