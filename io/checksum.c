@@ -55,3 +55,12 @@ int checksum_sha256(const void *data, size_t n, char *hex)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return 0;
 }
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "checksum_params hashes the float32 bytes in memory as little-endian");
+
+void checksum_params(const float *params, size_t n, char *hex)
+{
+    if (checksum_sha256(params, n * sizeof(float), hex) < 0)
+        die("%s", base_error());
+}

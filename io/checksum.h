@@ -14,4 +14,11 @@ int checksum_sha256_file(const char *path, char *hex);
 /* The same for n bytes in memory; -1 and base_error() if libcrypto fails. */
 int checksum_sha256(const void *data, size_t n, char *hex);
 
+/* The fingerprint of a set of weights, the one shown by training logs,
+ * metrics, checkpoints (`shardnet verify`, `shardnet info`) and exports
+ * (shardnet.params_sha256): the SHA-256 of the n parameters as
+ * little-endian float32 bytes, in the flat buffer's order (the LeNet
+ * table's order).  Dies only if libcrypto fails. */
+void checksum_params(const float *params, size_t n, char *hex);
+
 #endif

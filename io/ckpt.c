@@ -22,6 +22,8 @@
 #define _GNU_SOURCE /* mkostemp */
 #include "ckpt.h"
 
+#include "checksum.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -690,8 +692,12 @@ static int check_digest(const Reader *r, const LeNet *m, const float *params,
     if (strcmp(stored, computed))
         return rd_error(r, "attribute /state/param_digest does not match the data "
                            "(stored %.16s..., computed %.16s...)", stored, computed);
-    if (r->report)
+    if (r->report) {
+        char fingerprint[CHECKSUM_HEX_LEN + 1];
+        checksum_params(params, m->n_params, fingerprint);
         fprintf(r->report, "  param_digest sha256 %s ok\n", computed);
+        fprintf(r->report, "  parameters sha256 %s (the fingerprint)\n", fingerprint);
+    }
     return 0;
 }
 

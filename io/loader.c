@@ -76,21 +76,38 @@ void loader_free(Loader *ld)
     *ld = (Loader){0};
 }
 
-int loader_eval_init(EvalSet *ev, const Dataset *ds, int ranks, int rank, int normalize)
+static int eval_init(EvalSet *ev, const Dataset *ds, DatasetSplit split, size_t first, size_t count,
+                     int ranks, int rank, int normalize)
 {
     *ev = (EvalSet){0};
     if (ranks < 1 || rank < 0 || rank >= ranks)
         return base_error_set("loader_eval_init: rank %d of %d ranks is not valid", rank, ranks);
+    if (first > ds->count[split] || count > ds->count[split] - first)
+        return base_error_set("loader_val_init: samples [%zu, %zu) outside the %zu training "
+                              "samples", first, first + count, ds->count[split]);
     ev->ds = ds;
+    ev->split = split;
     set_scale(ds, normalize, &ev->scale, &ev->shift);
-    shard_eval_range(ds->count[DATASET_TEST], ranks, rank, &ev->first, &ev->count);
-    ev->images = xmalloc(ev->count * ds->sample_size);
-    ev->labels = xmalloc(ev->count);
-    if (dataset_read_range(ds, DATASET_TEST, ev->first, ev->count, ev->images, ev->labels)) {
+    shard_eval_range(count, ranks, rank, &ev->first, &ev->count);
+    ev->first += first;
+    ev->images = xmalloc(ev->count * ds->sample_size + 1);
+    ev->labels = xmalloc(ev->count + 1);
+    if (dataset_read_range(ds, split, ev->first, ev->count, ev->images, ev->labels)) {
         loader_eval_free(ev);
         return -1;
     }
     return 0;
+}
+
+int loader_eval_init(EvalSet *ev, const Dataset *ds, int ranks, int rank, int normalize)
+{
+    return eval_init(ev, ds, DATASET_TEST, 0, ds->count[DATASET_TEST], ranks, rank, normalize);
+}
+
+int loader_val_init(EvalSet *ev, const Dataset *ds, size_t first, size_t count, int ranks,
+                    int rank, int normalize)
+{
+    return eval_init(ev, ds, DATASET_TRAIN, first, count, ranks, rank, normalize);
 }
 
 int loader_eval_get(const EvalSet *ev, size_t i, size_t n, float *src, int32_t *labels)

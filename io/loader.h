@@ -62,12 +62,17 @@ void loader_free(Loader *ld);
 typedef struct {
     const Dataset *ds;
     float scale, shift;
-    size_t first, count; /* test samples [first, first+count) */
+    size_t first, count; /* samples [first, first+count) of `split` */
+    DatasetSplit split;  /* DATASET_TEST, or DATASET_TRAIN for validation */
     uint8_t *images;     /* (count, C, H, W) */
     uint8_t *labels;     /* (count) */
 } EvalSet;
 
 int loader_eval_init(EvalSet *ev, const Dataset *ds, int ranks, int rank, int normalize);
+/* The same over samples [first, first+count) of the TRAINING split (the
+ * validation samples of --val): this rank's contiguous share of them. */
+int loader_val_init(EvalSet *ev, const Dataset *ds, size_t first, size_t count, int ranks,
+                    int rank, int normalize);
 /* Samples [i, i+n) of this rank's share (i + n <= count). src: (n, C, H, W). */
 int loader_eval_get(const EvalSet *ev, size_t i, size_t n, float *src, int32_t *labels);
 void loader_eval_free(EvalSet *ev);

@@ -28,6 +28,10 @@ bin=$here/build/trainer/shardnet
 [ -f data/fashion-mnist.h5 ] || "$bin" prepare >/dev/null
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+# Training runs without --run make runs/<time> in the working directory:
+# keep them in $out.
+data=$here/data/fashion-mnist.h5
+cd "$out"
 unset OMP_NUM_THREADS
 mpi=(mpirun --mca mpi_yield_when_idle 1)
 [ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
@@ -54,7 +58,7 @@ for arch in classic modern; do
   row "LeNet $arch step, 1 core, batch 128" "$rate img/s" "OMP_NUM_THREADS=1 shardnet bench --arch $arch --batch 128 --steps 300"
 done
 
-train=(train --epochs 3 --no-eval --no-ckpt --log-every 1000000)
+train=(train --data "$data" --epochs 3 --no-eval --no-ckpt --log-every 1000000)
 rounds=${BENCH_ROUNDS:-5}
 echo "bench: training throughput ($rounds rounds of 10 runs back to back)" >&2
 # Each round runs the three configurations one after the other, so that the
@@ -133,16 +137,16 @@ peak=${PEAK_GFLOPS_PER_CORE:-121}
 row "achieved, P=2 training" "$(awk -v r="$r2" -v p="$peak" -v c="$(nproc)" 'BEGIN { f = r * 2263920 / 1e9; printf "%.1f GFLOP/s, %.1f%% of peak", f, 100 * f / (c * p) }')" "2.26 MFLOP an image; peak $(nproc) x $peak GFLOP/s"
 if [ $quick -eq 0 ]; then
   echo "bench: accuracy, 10 epochs at P=2 (about a minute each)" >&2
-  "${mpi[@]}" -np 2 "$bin" train --quiet --ckpt-dir "$out/classic-ckpt" >"$out/classic"
+  "${mpi[@]}" -np 2 "$bin" train --data "$data" --quiet --run "$out/classic-ckpt" >"$out/classic"
   row "classic, textbook defaults, 10 epochs, P=2" "test acc $(test_acc "$out/classic")" "mpirun -np 2 shardnet train (lr 0.9, batch 256)"
   modern=(--arch modern --lr 0.2 --momentum 0.9 --schedule cosine --warmup 200 --normalize)
-  "${mpi[@]}" -np 2 "$bin" train --quiet "${modern[@]}" --no-ckpt >"$out/modern"
+  "${mpi[@]}" -np 2 "$bin" train --data "$data" --quiet "${modern[@]}" --no-ckpt >"$out/modern"
   row "modern, tuned, 10 epochs, P=2" "test acc $(test_acc "$out/modern")" "mpirun -np 2 shardnet train ${modern[*]}"
   echo "bench: inference" >&2
   ckpt=$out/classic-ckpt/$(cat "$out/classic-ckpt/latest")
   rate=0
   for i in 1 2 3; do # 0.1 s a run: best of 3
-    "${mpi[@]}" -np 2 "$bin" eval "$ckpt" >"$out/eval"
+    "${mpi[@]}" -np 2 "$bin" eval "$ckpt" --data "$data" >"$out/eval"
     r=$(sed -n 's/^inference: .* s, \([0-9]*\) img\/s.*/\1/p' "$out/eval")
     [ "$r" -gt "$rate" ] && rate=$r
   done
@@ -156,8 +160,8 @@ if /usr/bin/python3 -c 'import torch, h5py' 2>/dev/null; then
   echo "bench: PyTorch" >&2
   best=0 best_line=""
   for threads in $(nproc) 1; do
-    line=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 scripts/torch_lenet.py \
-           data/fashion-mnist.h5 --threads "$threads" --steps 100)
+    line=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$here/scripts/torch_lenet.py" \
+           "$data" --threads "$threads" --steps 100)
     rate=$(sed -n 's/^torch: \([0-9]*\) img\/s.*/\1/p' <<<"$line")
     if [ "${rate:-0}" -gt "$best" ]; then best=$rate best_line=$line; fi
   done

@@ -9,6 +9,6 @@ build=${1:-$here/build}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for i in 1 2 3; do
-  "$build/trainer/shardnet" prepare --out "$tmp/fm.h5" | tail -1
+  "$build/trainer/shardnet" prepare --force --out "$tmp/fm.h5" | tail -1
 done
 "$build/tests/bench_loader" "$tmp/fm.h5"

@@ -1,14 +1,19 @@
 #!/usr/bin/python3
-"""plot.py - training curves and throughput from a `shardnet train --metrics`
-file, as one PNG (Debian python3-matplotlib).
+"""plot.py - a run's whole history from its metrics file (shardnet train
+--run DIR writes DIR/metrics.jsonl, appended across resumes), as one PNG
+(Debian python3-matplotlib).
 
-    scripts/plot.py METRICS.jsonl [--out curves.png] [--title TEXT]
+    scripts/plot.py RUN_DIR|METRICS.jsonl [--out curves.png] [--title TEXT]
 
-Left: per epoch, the train loss, train accuracy and test accuracy (the
-textbook's animator); right: training images per second at every logged step.
-Exits 1 with a message when the file has no epoch records."""
+Four panels over the global step, so a stopped and resumed run is one
+continuous curve: loss (train at every logged step, and per epoch train,
+validation and test), accuracy (the same), the learning rate, and training
+images per second.  Vertical marks: resumes (red, dashed, with the number of
+ranks), stops (orange), checkpoints (grey, dotted) and the best checkpoint
+(green).  Exits 1 with a message when the file has no step records."""
 import argparse
 import json
+import os
 import sys
 
 import matplotlib
@@ -18,55 +23,87 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def read(path):
-    steps, epochs, start = [], [], None
+    by_type = {}
     with open(path) as f:
         for n, line in enumerate(f, 1):
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
                 sys.exit(f"plot.py: {path}:{n}: not JSON ({e})")
-            kind = rec.get("type")
-            if kind == "step":
-                steps.append(rec)
-            elif kind == "epoch":
-                epochs.append(rec)
-            elif kind == "start":
-                start = rec
-    return start, steps, epochs
+            by_type.setdefault(rec.get("type"), []).append(rec)
+    return by_type
+
+
+def series(records, key):
+    pts = [(r["step"], r[key]) for r in records if r.get(key) is not None]
+    return [p[0] for p in pts], [p[1] for p in pts]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("metrics")
+    ap.add_argument("metrics", help="a run directory or its metrics.jsonl")
     ap.add_argument("--out", default="curves.png")
     ap.add_argument("--title", default=None)
     args = ap.parse_args()
-    start, steps, epochs = read(args.metrics)
-    if not epochs:
-        sys.exit(f"plot.py: {args.metrics} has no epoch records (did the run finish an epoch?)")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    x = [e["epoch"] for e in epochs]
-    left.plot(x, [e["train_loss"] for e in epochs], "-", label="train loss")
-    left.plot(x, [e["train_accuracy"] for e in epochs], "m--", label="train acc")
-    test = [(e["epoch"], e["test_accuracy"]) for e in epochs if e.get("test_accuracy") is not None]
-    if test:
-        left.plot([t[0] for t in test], [t[1] for t in test], "g-.", label="test acc")
-    left.set_xlabel("epoch")
-    left.set_xlim(0.5, max(x) + 0.5)
-    left.grid(True)
-    left.legend()
-    steps = [s for s in steps if s.get("img_per_s") is not None]
-    if steps:
-        right.plot([s["step"] for s in steps], [s["img_per_s"] for s in steps], ".-")
-    right.set_xlabel("step")
-    right.set_ylabel("training images / s")
-    right.set_ylim(bottom=0)
-    right.grid(True)
-    ranks = start["world_size"] if start else "?"
-    fig.suptitle(args.title or f"shardnet: {args.metrics} ({ranks} ranks)")
+    path = args.metrics
+    if os.path.isdir(path):
+        path = os.path.join(path, "metrics.jsonl")
+    if os.path.exists(args.out):
+        sys.exit(f"plot.py: --out {args.out}: the file exists and is not overwritten; remove it first")
+    rec = read(path)
+    steps, epochs = rec.get("step", []), rec.get("epoch", [])
+    if not steps:
+        sys.exit(f"plot.py: {path} has no step records (did the run log a step?)")
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
+    (loss, acc), (lr, speed) = axes
+
+    x, y = series(steps, "loss")
+    loss.plot(x, y, "-", color="tab:blue", alpha=0.35, label="train (logged step)")
+    x, y = series(steps, "accuracy")
+    acc.plot(x, y, "-", color="tab:blue", alpha=0.35, label="train (logged step)")
+    for key, ax, label, style in [("train_loss", loss, "train (epoch mean)", "b-o"),
+                                  ("val_loss", loss, "validation", "m-s"),
+                                  ("test_loss", loss, "test", "g-^"),
+                                  ("train_accuracy", acc, "train (epoch mean)", "b-o"),
+                                  ("val_accuracy", acc, "validation", "m-s"),
+                                  ("test_accuracy", acc, "test", "g-^")]:
+        x, y = series(epochs, key)
+        if x:
+            ax.plot(x, y, style, markersize=4, label=label)
+    loss.set_ylabel("loss (cross-entropy)")
+    acc.set_ylabel("accuracy")
+    x, y = series(steps, "lr")
+    lr.plot(x, y, "-", color="tab:purple")
+    lr.set_ylabel("learning rate")
+    x, y = series(steps, "img_per_s")
+    speed.plot(x, y, ".-", color="tab:gray")
+    speed.set_ylabel("training images / s")
+    speed.set_ylim(bottom=0)
+
+    marks = [("resume", "red", "--"), ("stop", "orange", "-"), ("checkpoint", "gray", ":"),
+             ("best", "green", "-.")]
+    for kind, color, style in marks:
+        for r in rec.get(kind, []):
+            for ax in axes.flat:
+                ax.axvline(r["step"], color=color, linestyle=style, linewidth=1, alpha=0.7)
+    for r in rec.get("resume", []):
+        loss.annotate(f"resume ({r.get('world_size', '?')} ranks)", (r["step"], 1), xycoords=("data", "axes fraction"),
+                      rotation=90, va="top", ha="right", color="red", fontsize=8)
+    handles = [plt.Line2D([], [], color=c, linestyle=s, label=k) for k, c, s in marks
+               if rec.get(k)]
+    for ax in axes.flat:
+        ax.grid(True, alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("global step")
+    loss.legend(fontsize=8)
+    acc.legend(handles=acc.get_legend_handles_labels()[0] + handles, fontsize=8)
+    start = (rec.get("start") or rec.get("resume") or [{}])[0]
+    fig.suptitle(args.title or f"shardnet: {path} ({start.get('world_size', '?')} ranks at start, "
+                 f"{len(rec.get('resume', []))} resume(s))")
     fig.tight_layout()
     fig.savefig(args.out, dpi=90)
-    print(f"plot.py: wrote {args.out} ({len(epochs)} epochs, {len(steps)} step records)")
+    print(f"plot.py: wrote {args.out} ({len(epochs)} epochs, {len(steps)} step records, "
+          f"{len(rec.get('resume', []))} resumes, {len(rec.get('checkpoint', []))} checkpoints)")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@
 #   5. export it for other runtimes              (shardnet export: ONNX, safetensors)
 #
 #   scripts/quickstart.sh [extra `shardnet train` options...]
-# Environment: RANKS (default: the number of cores), RUN_DIR (default runs/quickstart),
+# Environment: RANKS (default: the number of cores), RUN_DIR (default a new
+# runs/quickstart-YYYYmmdd-HHMMSS: a run directory is never reused),
 # SHARDNET_MPI (scripts/setup.sh).  Works with Open MPI's mpirun and MPICH's mpiexec.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,8 +18,7 @@ cd "$here"
 export PATH=$here/build/install/bin:$PATH
 bin=shardnet
 ranks=${RANKS:-$(nproc)}
-run=${RUN_DIR:-runs/quickstart}
-mkdir -p "$run"
+run=${RUN_DIR:-runs/quickstart-$(date +%Y%m%d-%H%M%S)}
 
 mpirun_opts=(-np "$ranks")
 if mpirun --version 2>&1 | grep -q 'Open MPI'; then
@@ -32,12 +32,11 @@ echo "== summary"
 echo "== prepare"
 [ -f data/fashion-mnist.h5 ] && echo "data/fashion-mnist.h5 exists" || "$bin" prepare
 echo "== train ($ranks ranks)"
-mpirun "${mpirun_opts[@]}" "$bin" train --ckpt-dir "$run/checkpoints" \
-  --metrics "$run/metrics.jsonl" "$@"
-latest=$run/checkpoints/$(cat "$run/checkpoints/latest")
+mpirun "${mpirun_opts[@]}" "$bin" train --run "$run" "$@"
+latest=$run/$(cat "$run/latest")
 echo "== eval $latest"
 mpirun "${mpirun_opts[@]}" "$bin" eval "$latest"
 echo "== export"
 "$bin" export "$latest" --format onnx
 "$bin" export "$latest" --format safetensors
-echo "== done: checkpoints and exports in $run/checkpoints, metrics in $run/metrics.jsonl"
+echo "== done: checkpoints, exports, metrics and TensorBoard events in $run (shardnet info $run)"

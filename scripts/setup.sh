@@ -18,11 +18,12 @@
 # e.g. a site's module).
 set -euo pipefail
 
-# The Debian packages shardnet needs to build and run.
+# The Debian packages shardnet needs to build and run (libjansson-dev: JSON
+# for metrics, config.json, shardnet info).
 PACKAGES=(
   build-essential meson ninja-build pkg-config help2man
   libdnnl-dev
-  libhdf5-dev hdf5-tools zlib1g-dev libssl-dev
+  libhdf5-dev hdf5-tools zlib1g-dev libssl-dev libjansson-dev
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   dataset-fashion-mnist
 )
@@ -30,10 +31,11 @@ PACKAGES=(
 PACKAGES+=(libopenmpi-dev openmpi-bin)
 
 # Only for the tests: cmocka; the runtimes that prove the exports (suite
-# 'export'); matplotlib for scripts/plot.py (suite 'mpi'); h5py for
-# scripts/bench.sh's PyTorch comparison; a real one-node Slurm with munge
-# (suite 'cluster': the daemons are for the tests, a user who trains gets
-# none); iproute2 for the simulated hosts; man-db for the installed man page.
+# 'export'); protobuf and crc32c for the independent TensorBoard-file reader
+# (tests/tfevents_check.py); matplotlib for scripts/plot.py (suite 'mpi');
+# h5py for scripts/bench.sh's PyTorch comparison; a real one-node Slurm with
+# munge (suite 'cluster': the daemons are for the tests, a user who trains
+# gets none); iproute2 for the simulated hosts; man-db for the man page.
 # Run by /usr/bin/python3 (Debian's, not a pyenv python).  python3-torch is
 # large (~800 MB installed).  onnxruntime itself comes from npm, pinned in
 # package-lock.json (tests/export.sh runs `npm ci --ignore-scripts`); node and
@@ -41,6 +43,7 @@ PACKAGES+=(libopenmpi-dev openmpi-bin)
 TEST_PACKAGES=(
   libcmocka-dev
   python3-onnx python3-torch python3-matplotlib python3-h5py
+  python3-protobuf python3-crc32c
   slurm-client slurmctld slurmd munge iproute2 man-db
 )
 

@@ -53,33 +53,33 @@ expect_error() { # NAME PATTERN WHAT
 "$bin" prepare --out "$dir/fm.h5" >/dev/null 2>&1 || { echo "prepare failed"; echo "0 passed, 1 failed"; exit 1; }
 
 # Uninterrupted runs at P = 1, 2, 4 (150 steps), checkpoints every 20 steps.
-run full-1 1 train "${common[@]}" --ckpt-dir "$dir/c1" --ckpt-every 20 --keep 0
+run full-1 1 train "${common[@]}" --run "$dir/c1" --ckpt-every 20 --keep 0
 ref=$(final_hash full-1)
 [[ $rc -eq 0 && -n $ref ]] && pass "uninterrupted P=1 run: $ref" || { fail "P=1 run: exit $rc"; show full-1; }
-run full-2 2 train "${common[@]}" --ckpt-dir "$dir/c2" --ckpt-every 20 --keep 0
+run full-2 2 train "${common[@]}" --run "$dir/c2" --ckpt-every 20 --keep 0
 expect_hash full-2 "uninterrupted P=2 run, same weights"
-run full-4 4 train "${common[@]}" --ckpt-dir "$dir/c4" --ckpt-every 20 --keep 0
+run full-4 4 train "${common[@]}" --run "$dir/c4" --ckpt-every 20 --keep 0
 expect_hash full-4 "uninterrupted P=4 run, same weights"
 ls "$dir/c1" | grep -q '^ckpt-00000150.h5$' && [[ $(cat "$dir/c1/latest") == ckpt-00000150.h5 ]] \
   && pass "checkpoint at the end, latest points to it" || fail "final checkpoint / latest: $(ls "$dir/c1")"
 
 # Resume at another P.
-run r12 2 train "${common[@]}" --ckpt-dir "$dir/r12" --resume "$dir/c1/ckpt-00000040.h5"
+run r12 2 train "${common[@]}" --run "$dir/r12" --resume "$dir/c1/ckpt-00000040.h5"
 expect_hash r12 "written at P=1 step 40, resumed at P=2"
-run r24 4 train "${common[@]}" --ckpt-dir "$dir/r24" --resume "$dir/c2/ckpt-00000060.h5"
+run r24 4 train "${common[@]}" --run "$dir/r24" --resume "$dir/c2/ckpt-00000060.h5"
 expect_hash r24 "written at P=2 step 60, resumed at P=4"
-run r41 1 train "${common[@]}" --ckpt-dir "$dir/r41" --resume "$dir/c4/ckpt-00000100.h5"
+run r41 1 train "${common[@]}" --run "$dir/r41" --resume "$dir/c4/ckpt-00000100.h5"
 expect_hash r41 "written at P=4 step 100, resumed at P=1"
-run auto-a 2 train "${common[@]}" --epochs 2 --ckpt-dir "$dir/auto"
-run auto-b 2 train "${common[@]}" --ckpt-dir "$dir/auto" --resume auto
+run auto-a 2 train "${common[@]}" --epochs 2 --run "$dir/auto"
+run auto-b 2 train "${common[@]}" --run "$dir/auto" --resume auto --change-schedule
 grep -q 'resume: .*ckpt-00000100.h5 at step 100' "$dir/auto-b.out" && expect_hash auto-b "--resume auto continues a stopped run" \
   || { fail "--resume auto did not take step 100"; show auto-b; }
 
 # Incompatible resumes.
-run bad-b 2 train "${common[@]}" --batch 32 --micro-batch 16 --ckpt-dir "$dir/x" --resume "$dir/c1/ckpt-00000040.h5"
-expect_error bad-b "B and m cannot change on resume" "changing B on resume is refused"
-run bad-arch 2 train "${common[@]}" --arch modern --ckpt-dir "$dir/x" --resume "$dir/c1/ckpt-00000040.h5"
-expect_error bad-arch "holds a classic LeNet, this run trains --arch modern" "changing arch on resume is refused"
+run bad-b 2 train "${common[@]}" --batch 32 --micro-batch 16 --run "$dir/x" --resume "$dir/c1/ckpt-00000040.h5"
+expect_error bad-b "batch: checkpoint 64, now 32" "changing B on resume is refused, naming it"
+run bad-arch 2 train "${common[@]}" --arch modern --run "$dir/x" --resume "$dir/c1/ckpt-00000040.h5"
+expect_error bad-arch 'arch: checkpoint "classic", now "modern"' "changing arch on resume is refused, naming it"
 
 # Corruptions.
 mkdir -p "$dir/bad"
@@ -103,19 +103,19 @@ for case in "truncated:truncated" "text:not an HDF5" "flipped:fc1.weight"; do
   name=${case%%:*} pattern=${case#*:}
   run "verify-$name" 0 verify "$dir/bad/$name.h5"
   expect_error "verify-$name" "$pattern" "verify refuses the $name checkpoint"
-  run "resume-$name" 2 train "${common[@]}" --ckpt-dir "$dir/x" --resume "$dir/bad/$name.h5"
+  run "resume-$name" 2 train "${common[@]}" --run "$dir/x" --resume "$dir/bad/$name.h5"
   expect_error "resume-$name" "$pattern" "--resume refuses the $name checkpoint"
 done
 cp -r "$dir/c1" "$dir/fallback"
 cp "$dir/bad/flipped.h5" "$dir/fallback/ckpt-00000150.h5"
-run fallback 2 train "${common[@]}" --ckpt-dir "$dir/fallback" --resume auto
+run fallback 2 train "${common[@]}" --run "$dir/fallback" --resume auto
 grep -q 'skipping .*ckpt-00000150.h5' "$dir/fallback.err" && grep -q 'resume: .*ckpt-00000140.h5 at step 140' "$dir/fallback.out" \
   && expect_hash fallback "--resume auto falls back past a corrupt newest checkpoint" \
   || { fail "--resume auto fallback"; show fallback; }
 
 # The writer killed mid-write: checkpoints are written in 4 KiB pieces 5 ms
 # apart (about 0.7 s each); SIGKILL lands while the step-40 one is written.
-"$bin" train "${common[@]}" --ckpt-dir "$dir/kill" --ckpt-every 20 --test-ckpt-delay 5 \
+"$bin" train "${common[@]}" --run "$dir/kill" --ckpt-every 20 --test-ckpt-delay 5 \
   >"$dir/kill.out" 2>"$dir/kill.err" &
 bg=$!
 for _ in $(seq 1 600); do
@@ -130,7 +130,7 @@ else
 fi
 run kill-verify 0 verify "$dir/kill/ckpt-00000020.h5"
 [[ $rc -eq 0 ]] && pass "the previous checkpoint still verifies" || { fail "previous checkpoint"; show kill-verify; }
-run kill-resume 2 train "${common[@]}" --ckpt-dir "$dir/kill" --resume auto
+run kill-resume 2 train "${common[@]}" --run "$dir/kill" --resume auto
 grep -q 'resume: .*ckpt-00000020.h5 at step 20' "$dir/kill-resume.out" \
   && expect_hash kill-resume "resumed after the kill: the uninterrupted weights" \
   || { fail "resume after kill"; show kill-resume; }
@@ -141,7 +141,7 @@ mkdir -p "$dir/full"
 if ! is_root; then
   skip "disk full: mounting a small tmpfs needs root"
 elif mount -t tmpfs -o size=1400k tmpfs "$dir/full" 2>"$dir/mount.err"; then
-  run full-stop 2 train "${common[@]}" --ckpt-dir "$dir/full/a" --ckpt-every 20 --keep 0
+  run full-stop 2 train "${common[@]}" --run "$dir/full/a" --ckpt-every 20 --keep 0
   expect_error full-stop "checkpoint at step 60 failed: .*No space left on device" "a full disk stops training (--on-ckpt-error stop)"
   run full-verify 0 verify "$dir/full/a/ckpt-00000040.h5"
   if [[ $rc -eq 0 ]] && [[ $(cat "$dir/full/a/latest") == ckpt-00000040.h5 ]] && ! ls -a "$dir/full/a" | grep -q tmp; then
@@ -150,7 +150,7 @@ elif mount -t tmpfs -o size=1400k tmpfs "$dir/full" 2>"$dir/mount.err"; then
     fail "state after disk full: $(ls -a "$dir/full/a" | tr '\n' ' ')"; show full-verify
   fi
   rm -rf "$dir/full/a"
-  run full-warn 2 train "${common[@]}" --ckpt-dir "$dir/full/b" --ckpt-every 20 --keep 0 --on-ckpt-error warn
+  run full-warn 2 train "${common[@]}" --run "$dir/full/b" --ckpt-every 20 --keep 0 --on-ckpt-error warn
   if [[ $rc -eq 0 ]] && grep -q 'No space left on device.*training goes on' "$dir/full-warn.err" \
      && [[ $(final_hash full-warn) == "$ref" ]]; then
     pass "with --on-ckpt-error warn training goes on to the same weights"
@@ -161,12 +161,12 @@ elif mount -t tmpfs -o size=1400k tmpfs "$dir/full" 2>"$dir/mount.err"; then
 else
   fail "cannot mount a tmpfs for the disk-full test: $(cat "$dir/mount.err")"
 fi
-run nodir 2 train "${common[@]}" --ckpt-dir "$dir/fm.h5/sub"
-expect_error nodir "cannot write checkpoints" "an unusable checkpoint directory is refused before training"
+run nodir 2 train "${common[@]}" --run "$dir/fm.h5/sub"
+expect_error nodir "fm.h5 exists and is not a directory" "an unusable run directory is refused before training"
 
 # eval of a checkpoint that learned something: the same figures whatever P is.
 run learn 2 train --data "$dir/fm.h5" --arch modern --lr 0.01 --momentum 0.9 --limit 6400 --batch 64 \
-  --epochs 1 --no-eval --quiet --ckpt-dir "$dir/learn"
+  --epochs 1 --no-eval --quiet --run "$dir/learn"
 run eval-1 0 eval --data "$dir/fm.h5" "$dir/learn/ckpt-00000100.h5"
 run eval-2 2 eval --data "$dir/fm.h5" "$dir/learn/ckpt-00000100.h5"
 acc=$(sed -n 's/^test loss [0-9.]*  accuracy \([0-9.]*\) .*/\1/p' "$dir/eval-1.out")

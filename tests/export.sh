@@ -71,10 +71,10 @@ want=$(node -p "require('$root/package-lock.json').packages['node_modules/onnxru
 # classic: the textbook's sigmoid net learns in a few epochs with momentum and
 # --normalize (so the export carries a real mean/std); modern: plain x/255.
 run train-classic "$bin" train --data "$dir/fm.h5" --limit 6400 --batch 32 --epochs 3 --lr 0.1 \
-  --momentum 0.9 --normalize --no-eval --quiet --ckpt-dir "$dir/classic"
+  --momentum 0.9 --normalize --no-eval --quiet --run "$dir/classic"
 [[ $rc -eq 0 ]] || { fail "train classic"; show train-classic; finish; }
 run train-modern "$bin" train --data "$dir/fm.h5" --limit 6400 --batch 64 --epochs 2 --arch modern \
-  --lr 0.01 --momentum 0.9 --no-eval --quiet --ckpt-dir "$dir/modern"
+  --lr 0.01 --momentum 0.9 --no-eval --quiet --run "$dir/modern"
 [[ $rc -eq 0 ]] || { fail "train modern"; show train-modern; finish; }
 
 for arch in classic modern; do
@@ -212,11 +212,21 @@ expect_fail e-corrupt 1 "fc1.weight" "corrupt checkpoint (one flipped bit in fc1
 [[ ! -e $dir/e.onnx ]] && pass "no output file after a refused checkpoint" || fail "e.onnx exists after a refused checkpoint"
 cp "$st" "$dir/keep.safetensors"
 before=$(sha256sum <"$dir/keep.safetensors")
-run e-keep "$bin" export "$dir/corrupt.h5" --format safetensors --data "$dir/fm.h5" --out "$dir/keep.safetensors"
+run e-exists "$bin" export "$ck" --format safetensors --data "$dir/fm.h5" --out "$dir/keep.safetensors"
+expect_fail e-exists 1 "--out $dir/keep.safetensors: the file exists and is not overwritten; give --force" \
+  "an existing output is refused without --force"
+run e-keep "$bin" export "$dir/corrupt.h5" --format safetensors --data "$dir/fm.h5" --out "$dir/keep.safetensors" --force
 [[ $rc -eq 1 && $(sha256sum <"$dir/keep.safetensors") == "$before" ]] \
-  && pass "a failed export leaves an existing output file untouched" || fail "existing output changed (exit $rc)"
+  && pass "a failed export (--force) leaves an existing output file untouched" || fail "existing output changed (exit $rc)"
+run e-force "$bin" export "$ck" --format safetensors --data "$dir/fm.h5" --out "$dir/keep.safetensors" --force
+expect_ok e-force "--force replaces an existing output" "wrote $dir/keep.safetensors"
 run e-nodir "$bin" export "$ck" --format onnx --data "$dir/fm.h5" --out "$dir/no/such/dir/m.onnx"
-expect_fail e-nodir 1 "No such file or directory" "output directory missing"
+[[ $rc -eq 0 && -s $dir/no/such/dir/m.onnx ]] && pass "missing output directories are created" \
+  || { fail "export into missing directories: exit $rc"; show e-nodir; }
+echo x >"$dir/plainfile"
+run e-notdir "$bin" export "$ck" --format onnx --data "$dir/fm.h5" --out "$dir/plainfile/sub/m.onnx"
+expect_fail e-notdir 1 "--out $dir/plainfile/sub/m.onnx: $dir/plainfile exists and is not a directory" \
+  "a parent that is a file is refused, naming it"
 run e-nodata "$bin" export "$ck" --format onnx --data "$dir/none.h5" --out "$dir/e.onnx"
 expect_fail e-nodata 1 "none.h5" "dataset for the golden batch missing"
 [[ ! -e $dir/e.onnx ]] && pass "no output file after a missing dataset" || fail "e.onnx exists"

@@ -10,8 +10,9 @@ skip() { skipped=$((skipped + 1)); echo "skipped: $*"; }
 is_root() { [[ $(id -u) -eq 0 ]]; }
 # show NAME [LINES]: the tail of a run's output, without the config line.
 show() { sed 's/^/    | /' "$dir/$1.out" "$dir/$1.err" | grep -v '^    |   config' | tail -"${2:-25}"; }
-# final_hash NAME: the hash of `shardnet train`'s "done:" line.
-final_hash() { sed -n 's/^done: .*final parameter hash \(0x[0-9a-f]*\)$/\1/p' "$dir/$1.out"; }
+# final_hash NAME: the fingerprint (SHA-256 of the parameters) of `shardnet
+# train`'s "done:" line.
+final_hash() { sed -n 's/^done: .*final parameters sha256 \([0-9a-f]*\)$/\1/p' "$dir/$1.out"; }
 finish() {
   echo "$passed passed, $failed failed$([[ $skipped -eq 0 ]] || echo ", $skipped skipped")"
   [[ $failed -eq 0 ]]
@@ -48,3 +49,9 @@ need_openmpi() {
   echo "skipped: $1 uses Open MPI's mpirun options; this build's launcher is MPICH's Hydra"
   exit 77
 }
+# A train without --run makes a new runs/<time> in the working directory:
+# work in $dir (when the test has one) so that such runs land there (paths
+# that meson gives relative to the build directory are made absolute first).
+[[ -n ${bin:-} ]] && bin=$(realpath "$bin")
+[[ -n ${dump:-} ]] && dump=$(realpath "$dump")
+if [[ -n ${dir:-} ]]; then cd "$dir" || exit 1; fi

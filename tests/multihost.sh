@@ -133,7 +133,7 @@ wait_job() {
 leftover() { local h n=0; for h in h1 h2 h3; do n=$((n + $(ns_ranks "$h" | wc -l))); done; echo "$n"; }
 
 # A rank SIGKILLed mid-run (rank 1, on h2).
-head_mpirun h1,h2 2 "${long[@]}" --ckpt-dir "$dir/kill" >"$dir/kill.out" 2>"$dir/kill.err" &
+head_mpirun h1,h2 2 "${long[@]}" --run "$dir/kill" >"$dir/kill.out" 2>"$dir/kill.err" &
 bg=$!
 victim=
 if wait_file "$dir/kill/ckpt-00000030.h5" 120; then
@@ -155,7 +155,7 @@ if [[ -n $latest ]] && "$bin" verify "$dir/kill/$latest" >"$dir/kverify.out" 2>&
 else
   fail "last checkpoint '$latest' after the kill"; cat "$dir/kverify.out" 2>/dev/null
 fi
-head_mpirun h1,h2 2 "${long[@]}" --ckpt-dir "$dir/kill" --resume auto \
+head_mpirun h1,h2 2 "${long[@]}" --run "$dir/kill" --resume auto \
   >"$dir/kresume.out" 2>"$dir/kresume.err"
 rc=$?
 if [[ $rc -eq 0 && $(final_hash kresume) == "$longref" ]] && grep -q '^resume: ' "$dir/kresume.out"; then
@@ -167,7 +167,7 @@ fi
 # h2's link cut.  cut NAME TIMEOUT: run on h1,h2, cut h2's veth after the
 # step-30 checkpoint; sets rc and took.
 cut() {
-  head_mpirun h1,h2 2 "${long[@]}" --ckpt-dir "$dir/$1" --timeout "$2" >"$dir/$1.out" 2>"$dir/$1.err" &
+  head_mpirun h1,h2 2 "${long[@]}" --run "$dir/$1" --timeout "$2" >"$dir/$1.out" 2>"$dir/$1.err" &
   bg=$!
   local down=0
   if wait_file "$dir/$1/ckpt-00000030.h5" 120; then

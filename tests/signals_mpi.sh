@@ -56,7 +56,7 @@ rc=$? ref=$(final_hash ref)
 [[ $rc -eq 0 && -n $ref ]] && pass "uninterrupted run: $ref" || { fail "reference run: exit $rc"; show ref; }
 
 # SIGUSR1 to mpirun once the step-40 checkpoint exists.
-"${mpi[@]}" -np 2 "$bin" train "${long[@]}" --ckpt-dir "$dir/usr1" \
+"${mpi[@]}" -np 2 "$bin" train "${long[@]}" --run "$dir/usr1" \
   >"$dir/usr1.out" 2>"$dir/usr1.err" &
 bg=$!
 if wait_file "$dir/usr1/ckpt-00000040.h5" 60; then kill -USR1 "$bg"; fi
@@ -74,7 +74,7 @@ if [[ -n $step ]] && "$bin" verify "$ck" >"$dir/verify.out" 2>&1 && [[ $(cat "$d
 else
   fail "stop checkpoint $ck"; cat "$dir/verify.out"
 fi
-timeout 300 "${mpi[@]}" -np 2 "$bin" train "${long[@]}" --ckpt-dir "$dir/usr1" --resume auto \
+timeout 300 "${mpi[@]}" -np 2 "$bin" train "${long[@]}" --run "$dir/usr1" --resume auto \
   >"$dir/resume.out" 2>"$dir/resume.err"
 rc=$?
 if [[ $rc -eq 0 && $(final_hash resume) == "$ref" ]] && grep -q "resume: .* at step $step " "$dir/resume.out"; then
@@ -89,7 +89,7 @@ fi
 # signal frame would land; signals.h), so every thread of every rank must
 # block SIGTERM and SIGUSR1 (SigBlk bits 15 and 10, mask 0x4200), and the
 # burst must end in the ordinary stop.
-"${mpi[@]}" -np 2 "$bin" train "${long[@]}" --ckpt-dir "$dir/term" \
+"${mpi[@]}" -np 2 "$bin" train "${long[@]}" --run "$dir/term" \
   >"$dir/term.out" 2>"$dir/term.err" &
 bg=$!
 rank1= unblocked= threads=0

@@ -10,7 +10,12 @@
 #   (b) preemption: SIGUSR1 to the batch shell mid-run (scancel --signal=USR1
 #       --batch): the script forwards it, shardnet checkpoints and exits 3,
 #       the script requeues, the requeued job resumes (SLURM_RESTART_COUNT 1)
-#       and ends COMPLETED with the uninterrupted weights;
+#       and ends COMPLETED with the uninterrupted weights, all in the job's
+#       default run directory runs/slurm-<job id>;
+#   (d) the same script submitted twice: two jobs, two run directories, the
+#       second starts fresh (never resumes the first job's checkpoints) and
+#       each run's metrics hold its own single start; a job array of 2
+#       tasks gets runs/slurm-<array job>_1 and _2;
 #   (c) srun without PMI (2 singletons): each refuses with the launch message.
 #   slurm.sh PATH/TO/shardnet
 set -uo pipefail
@@ -101,9 +106,11 @@ done
   || { fail "node not idle: $(sinfo -h -N 2>&1)"; daemon_logs; echo "$passed passed, $failed failed"; exit 1; }
 
 job_field() { scontrol show job "$1" 2>/dev/null | grep -o "$2=[^ ]*" | head -1 | cut -d= -f2; }
-final_hash() { sed -n 's/^done: .*final parameter hash \(0x[0-9a-f]*\)$/\1/p' "$1" | tail -1; }
+final_hash() { sed -n 's/^done: .*final parameters sha256 \([0-9a-f]*\)$/\1/p' "$1" | tail -1; }
 
 "$bin" prepare --out "$d/fm.h5" >/dev/null 2>&1 || { fail "prepare"; echo "$passed passed, $failed failed"; exit 1; }
+# Runs without --run (the references) make runs/<time> here.
+cd "$d/work" || exit 1
 short=(--limit 3200 --batch 64 --micro-batch 16 --epochs 2 --no-eval --quiet)
 long=(--limit 3200 --batch 64 --micro-batch 16 --epochs 16 --no-eval --quiet --ckpt-every 20 --keep 0)
 mpirun -np 2 "$bin" train --data "$d/fm.h5" "${short[@]}" --no-ckpt >"$d/ref.out" 2>&1
@@ -116,7 +123,7 @@ export SHARDNET=$bin SHARDNET_DATA=$d/fm.h5
 # (a) mpirun inside the allocation, and srun --mpi=pmix.
 for launch in mpirun srun; do
   out=$d/a-$launch.out
-  id=$(CKPT_DIR=$d/ck-$launch LAUNCH=$launch timeout 300 sbatch --parsable --wait --ntasks=2 \
+  id=$(RUN_DIR=$d/ck-$launch LAUNCH=$launch timeout 300 sbatch --parsable --wait --ntasks=2 \
        --ntasks-per-node=2 --time=10 --chdir="$d/work" --output="$out" "$sbatch_script" "${short[@]}")
   rc=$?
   id=${id%%;*}
@@ -135,12 +142,13 @@ done
 
 # (b) preemption: SIGUSR1 to the batch shell once step 40 is checkpointed.
 out=$d/b.out
-id=$(CKPT_DIR=$d/ck-b sbatch --parsable --ntasks=2 --ntasks-per-node=2 --time=10 \
+id=$(sbatch --parsable --ntasks=2 --ntasks-per-node=2 --time=10 \
      --chdir="$d/work" --output="$out" "$sbatch_script" "${long[@]}")
 id=${id%%;*}
-for _ in $(seq 600); do [[ -e $d/ck-b/ckpt-00000040.h5 ]] && break; sleep 0.1; done
+rb=$d/work/runs/slurm-$id
+for _ in $(seq 600); do [[ -e $rb/ckpt-00000040.h5 ]] && break; sleep 0.1; done
 sent=0
-[[ -e $d/ck-b/ckpt-00000040.h5 ]] && scancel --signal=USR1 --batch "$id" && sent=1
+[[ -e $rb/ckpt-00000040.h5 ]] && scancel --signal=USR1 --batch "$id" && sent=1
 state= restarts=
 # Slurm keeps a requeued job ineligible for 120 s (slurmd refuses the job id
 # while the first run's credential is revoked): the wait is part of the test.
@@ -154,12 +162,49 @@ if [[ $sent -eq 1 && $state == COMPLETED && $restarts == 1 && -n $stopped ]] \
    && grep -q 'USR1 received, forwarding to the job step' "$out" \
    && grep -q "requeueing job $id" "$out" \
    && grep -q "slurm job $id, SLURM_RESTART_COUNT 1" "$out" \
-   && grep -q "resume: .*ckpt-$(printf %08d "$stopped").h5 at step $stopped " "$out" \
+   && grep -q "resume: runs/slurm-$id/ckpt-$(printf %08d "$stopped").h5 at step $stopped " "$out" \
    && [[ $(final_hash "$out") == "$longref" ]]; then
   pass "(b) preempted at step $stopped: checkpoint, requeue, resume (SLURM_RESTART_COUNT 1), COMPLETED with the uninterrupted weights"
 else
   fail "(b) preemption: signal sent $sent, state '$state', restarts '$restarts', stopped at '$stopped', hash $(final_hash "$out") vs $longref"
   show "$out" 40; daemon_logs
+fi
+
+# (d) the same script submitted twice, one after the other.
+ids=()
+for k in 1 2; do
+  id=$(timeout 300 sbatch --parsable --wait --ntasks=2 --ntasks-per-node=2 --time=10 --chdir="$d/work" \
+       --output="$d/d$k.out" "$sbatch_script" "${short[@]}")
+  ids+=("${id%%;*}")
+done
+ok=1
+for k in 1 2; do
+  id=${ids[$((k - 1))]} r=$d/work/runs/slurm-${ids[$((k - 1))]}
+  [[ $(job_field "$id" JobState) == COMPLETED && $(final_hash "$d/d$k.out") == "$ref" ]] || ok=0
+  grep -q "resume: no checkpoint in runs/slurm-$id, starting from scratch" "$d/d$k.out" || ok=0
+  [[ $(grep -c '"type":"start"' "$r/metrics.jsonl" 2>/dev/null) -eq 1 && $(grep -c '"type":"resume"' "$r/metrics.jsonl") -eq 0 ]] || ok=0
+  [[ -n $(cat "$r/latest" 2>/dev/null) ]] || ok=0
+done
+if [[ $ok -eq 1 && ${ids[0]} != "${ids[1]}" ]]; then
+  pass "(d) one script submitted twice: jobs ${ids[*]} train in runs/slurm-${ids[0]} and runs/slurm-${ids[1]}, each from scratch"
+else
+  fail "(d) resubmission: jobs ${ids[*]}"; show "$d/d1.out"; show "$d/d2.out"; ls -R "$d/work/runs" | head -30
+fi
+
+# (e) an array of two tasks: a run directory each.
+aid=$(timeout 300 sbatch --parsable --wait --array=1-2 --ntasks=1 --time=10 --chdir="$d/work" \
+      --output="$d/e-%a.out" "$sbatch_script" "${short[@]}")
+aid=${aid%%;*}
+ok=1
+for k in 1 2; do
+  r=$d/work/runs/slurm-${aid}_$k
+  [[ $(final_hash "$d/e-$k.out") == "$ref" && $(grep -c '"type":"start"' "$r/metrics.jsonl" 2>/dev/null) -eq 1 ]] || ok=0
+  grep -q '"world_size": 1' "$r/config.json" 2>/dev/null || ok=0
+done
+if [[ $ok -eq 1 ]]; then
+  pass "(e) job array $aid: tasks 1 and 2 train in runs/slurm-${aid}_1 and runs/slurm-${aid}_2"
+else
+  fail "(e) job array $aid"; show "$d/e-1.out"; show "$d/e-2.out"; ls -R "$d/work/runs" | head -30
 fi
 
 # (c) srun without PMI: 2 singletons, each refuses.  Debian's Open MPI

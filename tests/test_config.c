@@ -45,7 +45,10 @@ static void test_defaults(void **state)
     assert_int_equal(c.reduce, REDUCE_EXACT);
     assert_int_equal(c.on_nonfinite, NONFINITE_STOP);
     assert_int_equal(c.log_every, 50);
-    assert_null(c.metrics);
+    assert_null(c.run);
+    assert_true(c.tensorboard);
+    assert_int_equal(c.val_count, 0);
+    assert_int_equal(c.patience, 0);
     assert_false(c.quiet);
     assert_int_equal(c.limit, 0);
     assert_true(c.eval);
@@ -62,8 +65,9 @@ static void test_all_flags(void **state)
                            "--momentum", "0.9", "--weight-decay", "5e-4", "--schedule",
                            "step", "--step-size", "100", "--gamma", "0.5", "--warmup", "10",
                            "--seed", "18446744073709551615", "--reduce", "float",
-                           "--on-nonfinite", "skip", "--log-every", "7", "--metrics",
-                           "m.jsonl", "--quiet", "--limit", "1000", "--no-eval",
+                           "--on-nonfinite", "skip", "--log-every", "7", "--run",
+                           "runs/a", "--quiet", "--val", "0.25", "--best", "val_accuracy",
+                           "--patience", "3", "--no-tensorboard", "--change-schedule", "--limit", "1000", "--no-eval",
                            "--threads", "2", "--inject-nonfinite", "5:1"),
                      0);
     assert_string_equal(c.data, "x.h5");
@@ -80,7 +84,13 @@ static void test_all_flags(void **state)
     assert_int_equal(c.reduce, REDUCE_FLOAT);
     assert_int_equal(c.on_nonfinite, NONFINITE_SKIP);
     assert_int_equal(c.log_every, 7);
-    assert_string_equal(c.metrics, "m.jsonl");
+    assert_string_equal(c.run, "runs/a");
+    assert_true(c.val_fraction == 0.25 && c.val_count == 0);
+    assert_int_equal(config_val_count(&c, 1000), 250);
+    assert_int_equal(c.best, BEST_VAL_ACCURACY);
+    assert_int_equal(c.patience, 3);
+    assert_false(c.tensorboard);
+    assert_true(c.change_schedule);
     assert_true(c.quiet);
     assert_int_equal(c.limit, 1000);
     assert_false(c.eval);
@@ -134,7 +144,15 @@ static const struct {
     {{"--test-slow", "1:0"}, "--test-slow PERCENT: 0 is outside 1..100"},
     {{"--test-slow", "1:101"}, "--test-slow PERCENT: 101 is outside 1..100"},
     {{"--data", ""}, "--data: empty file name"},
-    {{"--metrics", ""}, "--metrics: empty file name"},
+    {{"--run", ""}, "--run: empty directory name"},
+    {{"--metrics", "m.jsonl"}, "--metrics is gone: a run's metrics and checkpoints live in"},
+    {{"--ckpt-dir", "c"}, "--ckpt-dir is gone"},
+    {{"--val", "0"}, "--val: 0 is outside"},
+    {{"--val", "1.0"}, "--val: 1 is outside 0..1 (exclusive)"},
+    {{"--val", "0.0"}, "--val: 0.0 must be a sample count"},
+    {{"--patience", "2"}, "--patience needs --val N"},
+    {{"--best", "val_accuracy"}, "--best needs --val N"},
+    {{"--val", "10", "--best", "test"}, "--best: 'test' is not one of val_loss|val_accuracy"},
     {{"--bogus"}, "unknown option '--bogus'"},
     {{"-x"}, "unknown option '-x'"},
     {{"--quiet=yes"}, "unknown option '--quiet=yes'"},
@@ -335,7 +353,7 @@ static void test_hash_fields(void **state)
     assert_true(config_hash(&a) == config_hash(&b));
     /* Per-host or cosmetic fields are left out of the hash. */
     assert_int_equal(PARSE(&b, "--seed", "7", "--lr", "0.1", "--data", "/other/f.h5",
-                           "--metrics", "m.jsonl", "--quiet", "--threads", "2"), 0);
+                           "--run", "r1", "--quiet", "--threads", "2"), 0);
     assert_true(config_hash(&a) == config_hash(&b));
     /* Training fields are in it, down to the last bit of a double. */
     assert_int_equal(PARSE(&b, "--lr", "0.10000000000000002", "--seed", "7"), 0);
@@ -350,6 +368,42 @@ static void test_hash_fields(void **state)
     assert_non_null(strstr(text, "reduce=exact"));
 }
 
+/* The effective configuration as JSON: every key a resume compares is in
+ * it, values are exact (doubles, the 64-bit seed as text), and --val keeps
+ * its form (a count or a fraction); held-out samples come off the end. */
+static void test_json(void **state)
+{
+    (void)state;
+    Config c;
+    assert_int_equal(PARSE(&c, "--lr", "0.1", "--seed", "18446744073709551615", "--val",
+                           "0.1", "--epochs", "3"), 0);
+    assert_int_equal(config_check_world(&c, 2), 0);
+    json_t *j = config_to_json(&c, "abc", 2);
+    for (const char *const *k = config_resume_fixed; *k; k++)
+        assert_non_null(json_object_get(j, *k));
+    for (const char *const *k = config_resume_schedule; *k; k++)
+        assert_non_null(json_object_get(j, *k));
+    assert_true(json_real_value(json_object_get(j, "lr")) == 0.1);
+    assert_string_equal(json_string_value(json_object_get(j, "seed")), "18446744073709551615");
+    assert_true(json_real_value(json_object_get(j, "val")) == 0.1);
+    assert_int_equal(json_integer_value(json_object_get(j, "micro_batch")), 128);
+    assert_string_equal(json_string_value(json_object_get(j, "data_sha256")), "abc");
+    json_decref(j);
+    int64_t steps = 0;
+    assert_int_equal(config_val_count(&c, 60000), 6000);
+    assert_int_equal(config_check_data(&c, 60000, &steps), 0);
+    assert_int_equal(steps, 54000 / 256);
+    assert_int_equal(PARSE(&c, "--val", "100", "--limit", "59901"), 0);
+    assert_int_equal(config_check_world(&c, 1), 0);
+    assert_int_equal(config_check_data(&c, 60000, &steps), -1);
+    assert_non_null(strstr(base_error(), "--limit 59901 exceeds the 59900 training samples left "
+                                         "after --val"));
+    assert_int_equal(PARSE(&c, "--val", "60000"), 0);
+    assert_int_equal(config_check_world(&c, 1), 0);
+    assert_int_equal(config_check_data(&c, 60000, &steps), -1);
+    assert_non_null(strstr(base_error(), "leaves nothing to train on"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_check_data),
         cmocka_unit_test(test_cluster_options),
         cmocka_unit_test(test_hash_fields),
+        cmocka_unit_test(test_json),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

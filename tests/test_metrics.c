@@ -1,5 +1,7 @@
-/* test_metrics.c - the JSON-lines records of --metrics and the progress
- * line: exact text, null for non-finite numbers, fixed width, a real file. */
+/* test_metrics.c - the JSON-lines records of the run's metrics file and the
+ * progress line: each record parses back (jansson) with type and time first,
+ * null for non-finite numbers, doubles that round-trip exactly, appending
+ * across opens (a resumed run), fixed width of the progress line. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,59 +17,50 @@
 #include "base.h"
 #include "metrics.h"
 
+#define FP "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static StepRecord step_record(void)
 {
     return (StepRecord){.epoch = 2, .epochs = 10, .step = 300, .total_steps = 2340,
                         .loss = 0.5, .accuracy = 0.8125, .lr = 0.9, .img_per_s = 25000,
-                        .eta_s = 3725, .param_hash = UINT64_C(0x00ab00cd00ef0012)};
+                        .eta_s = 3725, .fingerprint = FP};
 }
 
-static void test_step_json(void **state)
+static void test_step_fields(void **state)
 {
     (void)state;
-    char buf[512];
     StepRecord r = step_record();
-    metrics_format_step(&r, buf, sizeof buf);
-    assert_string_equal(buf, "{\"type\":\"step\",\"epoch\":2,\"step\":300,\"total_steps\":2340,"
-                             "\"loss\":0.5,\"accuracy\":0.8125,\"lr\":0.9,\"img_per_s\":25000,"
-                             "\"eta_s\":3725,\"param_hash\":\"0x00ab00cd00ef0012\"}");
+    r.loss = 0.1 + 0.2; /* not a short decimal: must round-trip */
+    json_t *j = metrics_step_fields(&r);
+    assert_int_equal(json_integer_value(json_object_get(j, "step")), 300);
+    assert_true(json_real_value(json_object_get(j, "loss")) == 0.1 + 0.2);
+    assert_string_equal(json_string_value(json_object_get(j, "fingerprint")), FP);
+    json_decref(j);
     r.loss = NAN;
     r.eta_s = -1;
-    metrics_format_step(&r, buf, sizeof buf);
-    assert_non_null(strstr(buf, "\"loss\":null,"));
-    assert_non_null(strstr(buf, "\"eta_s\":null,"));
+    j = metrics_step_fields(&r);
+    assert_true(json_is_null(json_object_get(j, "loss")));
+    assert_true(json_is_null(json_object_get(j, "eta_s")));
+    json_decref(j);
 }
 
-static void test_epoch_json(void **state)
+static void test_epoch_fields(void **state)
 {
     (void)state;
-    char buf[512];
-    EpochRecord r = {.epoch = 1, .train_loss = 1.25, .train_accuracy = 0.5, .has_test = 1,
+    EpochRecord r = {.epoch = 1, .step = 50, .train_loss = 1.25, .train_accuracy = 0.5,
+                     .has_val = 1, .val_loss = 1.75, .val_accuracy = 0.25, .has_test = 1,
                      .test_loss = 1.5, .test_accuracy = 0.625, .seconds = 2.5,
-                     .img_per_s = 24000, .param_hash = 1};
-    metrics_format_epoch(&r, buf, sizeof buf);
-    assert_string_equal(buf, "{\"type\":\"epoch\",\"epoch\":1,\"train_loss\":1.25,"
-                             "\"train_accuracy\":0.5,\"test_loss\":1.5,\"test_accuracy\":0.625,"
-                             "\"seconds\":2.5,\"img_per_s\":24000,"
-                             "\"param_hash\":\"0x0000000000000001\"}");
+                     .img_per_s = 24000, .fingerprint = FP};
+    json_t *j = metrics_epoch_fields(&r);
+    assert_true(json_real_value(json_object_get(j, "val_loss")) == 1.75);
+    assert_true(json_real_value(json_object_get(j, "test_accuracy")) == 0.625);
+    json_decref(j);
     r.has_test = 0;
-    metrics_format_epoch(&r, buf, sizeof buf);
-    assert_non_null(strstr(buf, "\"test_loss\":null,\"test_accuracy\":null,"));
-}
-
-static void test_start_json(void **state)
-{
-    (void)state;
-    char buf[1024];
-    StartRecord r = {.world_size = 2, .hosts = 1, .threads = 1, .steps_per_epoch = 234,
-                     .total_steps = 2340, .config_hash = 2, .param_hash = 3,
-                     .param_count = 61706, .config = "a=\"b\"\\c\n"};
-    metrics_format_start(&r, buf, sizeof buf);
-    assert_string_equal(buf, "{\"type\":\"start\",\"world_size\":2,\"hosts\":1,\"threads\":1,"
-                             "\"steps_per_epoch\":234,\"total_steps\":2340,"
-                             "\"param_count\":61706,\"config_hash\":\"0x0000000000000002\","
-                             "\"param_hash\":\"0x0000000000000003\","
-                             "\"config\":\"a=\\\"b\\\"\\\\c\\u000a\"}");
+    r.has_val = 0;
+    j = metrics_epoch_fields(&r);
+    assert_true(json_is_null(json_object_get(j, "test_loss")));
+    assert_true(json_is_null(json_object_get(j, "val_accuracy")));
+    json_decref(j);
 }
 
 static void test_progress_line(void **state)
@@ -77,7 +70,7 @@ static void test_progress_line(void **state)
     StepRecord r = step_record();
     metrics_format_progress(&r, a, sizeof a);
     assert_string_equal(a, "epoch   2/10  step     300/2340    loss 0.500000  acc 0.8125  "
-                           "lr 9.000e-01  img/s   25000  ETA 1:02:05");
+                           "lr 9.000e-01  img/s   25000  ETA 1:02:05  sha256 0123456789ab");
     r.epoch = 10;
     r.step = 2340;
     r.loss = 2.302585;
@@ -104,48 +97,59 @@ static void test_duration(void **state)
     assert_string_equal(buf, "-:--:--");
 }
 
-static void test_file(void **state)
+/* Two opens of one file (a run and its resume): every line is kept, in
+ * order, each one JSON object starting with type and time. */
+static void test_file_appends(void **state)
 {
     (void)state;
     char path[] = "/tmp/shardnet-metrics-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
+    double before = metrics_now();
     Metrics m = {0};
-    assert_int_equal(metrics_open(&m, path), 0);
     StepRecord s = step_record();
-    EpochRecord e = {.epoch = 1, .has_test = 0};
-    assert_int_equal(metrics_write_step(&m, &s), 0);
-    assert_int_equal(metrics_write_epoch(&m, &e), 0);
+    assert_int_equal(metrics_open(&m, path), 0);
+    assert_int_equal(metrics_write(&m, "start", json_pack("{s:i}", "world_size", 2)), 0);
+    assert_int_equal(metrics_write(&m, "step", metrics_step_fields(&s)), 0);
     assert_int_equal(metrics_close(&m), 0);
     assert_int_equal(metrics_close(&m), 0); /* safe twice */
+    assert_int_equal(metrics_open(&m, path), 0);
+    assert_int_equal(metrics_write(&m, "resume", NULL), 0);
+    assert_int_equal(metrics_close(&m), 0);
+    assert_int_equal(metrics_write(&m, "ignored", NULL), 0); /* not open: nothing */
 
     FILE *f = fopen(path, "r");
     assert_non_null(f);
-    char line[512], want[512];
-    assert_non_null(fgets(line, sizeof line, f));
-    metrics_format_step(&s, want, sizeof want);
-    strcat(want, "\n");
-    assert_string_equal(line, want);
-    assert_non_null(fgets(line, sizeof line, f));
-    assert_non_null(strstr(line, "{\"type\":\"epoch\",\"epoch\":1,"));
+    const char *want[] = {"start", "step", "resume"};
+    char line[2048];
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(fgets(line, sizeof line, f));
+        char head[64];
+        snprintf(head, sizeof head, "{\"type\":\"%s\",\"time\":", want[i]);
+        assert_true(strncmp(line, head, strlen(head)) == 0);
+        json_t *j = json_loads(line, 0, NULL);
+        assert_non_null(j);
+        double t = json_real_value(json_object_get(j, "time"));
+        assert_true(t >= before - 1 && t < before + 3600);
+        json_decref(j);
+    }
     assert_null(fgets(line, sizeof line, f));
     fclose(f);
     unlink(path);
 
     assert_int_equal(metrics_open(&m, "/nonexistent-dir/m.jsonl"), -1);
-    assert_non_null(strstr(base_error(), "--metrics /nonexistent-dir/m.jsonl: cannot create"));
+    assert_non_null(strstr(base_error(), "/nonexistent-dir/m.jsonl: cannot open for appending"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_step_json),
-        cmocka_unit_test(test_epoch_json),
-        cmocka_unit_test(test_start_json),
+        cmocka_unit_test(test_step_fields),
+        cmocka_unit_test(test_epoch_fields),
         cmocka_unit_test(test_progress_line),
         cmocka_unit_test(test_duration),
-        cmocka_unit_test(test_file),
+        cmocka_unit_test(test_file_appends),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }

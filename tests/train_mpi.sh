@@ -60,9 +60,9 @@ run float-2 2 "${short[@]}" --reduce float
 
 # Learning: modern LeNet, 2 epochs of 12800 samples; per-epoch test metrics.
 run learn 2 --arch modern --lr 0.01 --momentum 0.9 --limit 12800 --batch 128 --epochs 2 \
-  --log-every 20 --metrics "$dir/learn.jsonl"
+  --log-every 20 --run "$dir/learn"
 if [[ $rc -eq 0 ]]; then
-  read -r first last acc1 acc2 < <(python3 - "$dir/learn.jsonl" <<'PY'
+  read -r first last acc1 acc2 < <(python3 - "$dir/learn/metrics.jsonl" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 steps = [r for r in rows if r["type"] == "step"]
@@ -82,7 +82,7 @@ fi
 
 # scripts/plot.py draws the learning run's curves as a PNG.
 plot=$(cd "$(dirname "$0")/.." && pwd)/scripts/plot.py
-if /usr/bin/python3 "$plot" "$dir/learn.jsonl" --out "$dir/curves.png" >"$dir/plot.out" 2>&1 \
+if /usr/bin/python3 "$plot" "$dir/learn" --out "$dir/curves.png" >"$dir/plot.out" 2>&1 \
    && [[ $(head -c 8 "$dir/curves.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] \
    && grep -q 'wrote .*curves.png (2 epochs' "$dir/plot.out"; then
   pass "plot.py draws the curves as a PNG ($(stat -c %s "$dir/curves.png") bytes)"
@@ -91,10 +91,16 @@ else
 fi
 echo '{"type": "start", "world_size": 1}' >"$dir/empty.jsonl"
 if ! /usr/bin/python3 "$plot" "$dir/empty.jsonl" --out "$dir/none.png" 2>"$dir/plot.err" \
-   && grep -q 'has no epoch records' "$dir/plot.err" && [[ ! -e $dir/none.png ]]; then
-  pass "plot.py refuses a metrics file without epochs"
+   && grep -q 'has no step records' "$dir/plot.err" && [[ ! -e $dir/none.png ]]; then
+  pass "plot.py refuses a metrics file without steps"
 else
-  fail "plot.py on a file without epochs"; cat "$dir/plot.err"
+  fail "plot.py on a file without steps"; cat "$dir/plot.err"
+fi
+if ! /usr/bin/python3 "$plot" "$dir/learn" --out "$dir/curves.png" 2>"$dir/plot.err" \
+   && grep -q -- "--out $dir/curves.png: the file exists and is not overwritten" "$dir/plot.err"; then
+  pass "plot.py does not overwrite an existing --out"
+else
+  fail "plot.py over an existing file"; cat "$dir/plot.err"
 fi
 
 # --scaling-report at P=1, then at P=2 against it.

@@ -11,6 +11,8 @@
 #include "ckpt.h"
 #include "ckptdir.h"
 #include "dist.h"
+#include "outpath.h"
+#include "run.h"
 
 /* The outcome of a rank-0 action, broadcast to every rank. */
 typedef struct {
@@ -21,6 +23,17 @@ typedef struct {
 static void outcome_share(Outcome *o)
 {
     dist_broadcast(o, sizeof *o, 0);
+}
+
+/* The checkpoint's config: config_to_json as compact text, so that a resume
+ * can name every option that differs. */
+static void config_text(const Trainer *t, char *buf, size_t n)
+{
+    json_t *j = config_to_json(&t->cfg, t->data_sha256, t->size);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    snprintf(buf, n, "%s", text ? text : "");
+    free(text);
 }
 
 static void fill_state(const Trainer *t, TrainState *st)
@@ -58,7 +71,7 @@ static void fill_state(const Trainer *t, TrainState *st)
     st->sched.step_size = c->step_size;
     st->sched.gamma = c->gamma;
     st->sched.total_steps = t->total_steps;
-    config_describe(c, st->config, sizeof st->config);
+    config_text(t, st->config, sizeof st->config);
 }
 
 int checkpoint_prepare(Trainer *t)
@@ -72,7 +85,7 @@ int checkpoint_prepare(Trainer *t)
         TrainState st;
         fill_state(t, &st);
         /* Room for two: the new file is complete before the oldest goes. */
-        if (ckpt_check_room(c->ckpt_dir, 2 * ckpt_size_estimate(&st)) < 0) {
+        if (ckpt_check_room(t->run_dir, 2 * ckpt_size_estimate(&st)) < 0) {
             o.ok = 0;
             snprintf(o.message, sizeof o.message, "%s", base_error());
         }
@@ -88,7 +101,7 @@ int checkpoint_prepare(Trainer *t)
     }
     if (t->rank == 0)
         fprintf(stderr, "shardnet train: cannot write checkpoints: %s\n"
-                        "  (give another --ckpt-dir, --no-ckpt, or --on-ckpt-error warn)\n",
+                        "  (give another --run, --no-ckpt, or --on-ckpt-error warn)\n",
                 o.message);
     return -1;
 }
@@ -103,13 +116,19 @@ int checkpoint_save(Trainer *t)
         TrainState st;
         char path[4096];
         fill_state(t, &st);
-        if (ckpt_save(c->ckpt_dir, &st, t->params, t->momentum, t->model.n_params,
+        if (ckpt_save(t->run_dir, &st, t->params, t->momentum, t->model.n_params,
                       (size_t)c->keep, path, sizeof path) < 0) {
             o.ok = 0;
             snprintf(o.message, sizeof o.message, "%s", base_error());
-        } else if (!c->quiet) {
-            printf("checkpoint: %s (step %lld)\n", path, (long long)t->step);
-            fflush(stdout);
+        } else {
+            if (!c->quiet) {
+                printf("checkpoint: %s (step %lld)\n", path, (long long)t->step);
+                fflush(stdout);
+            }
+            run_record(t, "checkpoint",
+                       json_pack("{s:I, s:I, s:s, s:s}", "step", (json_int_t)t->step,
+                                 "epoch", (json_int_t)st.epoch, "path", path,
+                                 "fingerprint", train_fingerprint(t)));
         }
     }
     outcome_share(&o);
@@ -163,30 +182,90 @@ static int compatible(const Trainer *t, const TrainState *st, char *why, size_t 
     return 0;
 }
 
-/* Rank 0: which file to resume from.  1 found, 0 fresh start, -1 error. */
-static int resume_path(const Config *c, char *path, size_t n)
+/* Rank 0: which file to resume from: PATH, or for auto the run's `latest`
+ * when it verifies, else its newest checkpoint that verifies.  1 found,
+ * 0 fresh start, -1 error. */
+static int resume_path(const Trainer *t, char *path, size_t n)
 {
+    const Config *c = &t->cfg;
     if (strcmp(c->resume, "auto") != 0) {
         snprintf(path, n, "%s", c->resume);
         return 1;
     }
-    int rc = ckpt_find_resume(c->ckpt_dir, path, n, stderr);
+    char name[512];
+    if (ckpt_get_latest(t->run_dir, name, sizeof name) == 0) {
+        snprintf(path, n, "%s/%s", t->run_dir, name);
+        if (ckpt_verify(path, NULL) == 0)
+            return 1;
+        fprintf(stderr, "shardnet train: skipping %s (named by %s/latest): %s\n", path,
+                t->run_dir, base_error());
+    }
+    int rc = ckpt_find_resume(t->run_dir, path, n, stderr);
     return rc == 0 ? 1 : rc == 1 ? 0 : -1;
+}
+
+/* Adds "key: checkpoint V, now W" for each key of `keys` whose value
+ * differs; returns how many did. */
+static int diff_keys(const json_t *old, const json_t *now, const char *const *keys, char *why,
+                     size_t n)
+{
+    int count = 0;
+    for (; *keys; keys++) {
+        json_t *a = json_object_get(old, *keys), *b = json_object_get(now, *keys);
+        if (a && b && json_equal(a, b))
+            continue;
+        char *ta = a ? json_dumps(a, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) : NULL;
+        char *tb = b ? json_dumps(b, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) : NULL;
+        size_t len = strlen(why);
+        snprintf(why + len, n - len, "%s%s: checkpoint %s, now %s", len ? "; " : "", *keys,
+                 ta ? ta : "(absent)", tb ? tb : "(absent)");
+        free(ta), free(tb);
+        count++;
+    }
+    return count;
+}
+
+/* The checkpoint's configuration against this command line: the options
+ * that fix the run must match; the schedule may change only with
+ * --change-schedule.  1 compatible, 0 refused (why says every difference).
+ * A checkpoint without a JSON config (older shardnet) passes here; the
+ * field checks of compatible() still apply to it. */
+static int same_config(const Trainer *t, const TrainState *st, char *why, size_t n)
+{
+    json_t *old = json_loads(st->config, 0, NULL);
+    if (!json_is_object(old)) {
+        json_decref(old);
+        return 1;
+    }
+    json_t *now = config_to_json(&t->cfg, t->data_sha256, t->size);
+    why[0] = '\0';
+    int fixed = diff_keys(old, now, config_resume_fixed, why, n);
+    char sched[1024] = "";
+    int schedule = t->cfg.change_schedule ? 0
+                   : diff_keys(old, now, config_resume_schedule, sched, sizeof sched);
+    if (schedule) {
+        size_t len = strlen(why);
+        snprintf(why + len, n - len, "%s%s (give --change-schedule to change the schedule or "
+                 "the epochs on purpose)", len ? "; " : "", sched);
+    }
+    json_decref(old);
+    json_decref(now);
+    return fixed + schedule == 0;
 }
 
 /* Rank 0: checkpoints newer than the one resumed belong to an abandoned
  * continuation; renamed *.stale so that --resume auto never takes them. */
-static void set_aside_newer(const Config *c, uint64_t step)
+static void set_aside_newer(const Trainer *t, uint64_t step)
 {
     uint64_t *steps = NULL;
     size_t count = 0;
-    if (ckpt_list(c->ckpt_dir, &steps, &count) < 0)
+    if (ckpt_list(t->run_dir, &steps, &count) < 0)
         return;
     for (size_t i = 0; i < count; i++) {
         if (steps[i] <= step)
             continue;
         char from[4096], to[4200];
-        ckpt_path(c->ckpt_dir, steps[i], from, sizeof from);
+        ckpt_path(t->run_dir, steps[i], from, sizeof from);
         snprintf(to, sizeof to, "%s.stale", from);
         if (rename(from, to) == 0)
             fprintf(stderr, "shardnet train: set aside %s (newer than the checkpoint resumed) "
@@ -194,6 +273,8 @@ static void set_aside_newer(const Config *c, uint64_t step)
     }
     free(steps);
 }
+
+static void load_best(Trainer *t);
 
 int checkpoint_resume(Trainer *t)
 {
@@ -208,7 +289,7 @@ int checkpoint_resume(Trainer *t)
     char path[4096] = "";
     int found = 0;
     if (t->rank == 0) {
-        found = resume_path(c, path, sizeof path);
+        found = resume_path(t, path, sizeof path);
         if (found < 0 || (found && ckpt_read(path, &st, &params, &momentum, &n) < 0)) {
             o.ok = 0;
             snprintf(o.message, sizeof o.message, "cannot resume: %s", base_error());
@@ -218,8 +299,8 @@ int checkpoint_resume(Trainer *t)
             snprintf(o.message, sizeof o.message, "cannot resume from %s: %zu parameters, "
                      "this model has %zu", path, n, t->model.n_params);
         } else if (found) {
-            char why[1024];
-            if (!compatible(t, &st, why, sizeof why)) {
+            char why[1536];
+            if (!same_config(t, &st, why, sizeof why) || !compatible(t, &st, why, sizeof why)) {
                 o.ok = 0;
                 snprintf(o.message, sizeof o.message, "cannot resume from %s: %s", path, why);
             }
@@ -235,14 +316,14 @@ int checkpoint_resume(Trainer *t)
     }
     if (o.ok == 2) {
         if (t->rank == 0)
-            printf("resume: no checkpoint in %s, starting from scratch\n", c->ckpt_dir);
+            printf("resume: no checkpoint in %s, starting from scratch\n", t->run_dir);
         return 0;
     }
     dist_broadcast(&st, sizeof st, 0);
     if (t->rank == 0) {
         memcpy(t->params, params, n * sizeof(float));
         memcpy(t->momentum, momentum, n * sizeof(float));
-        set_aside_newer(c, st.step);
+        set_aside_newer(t, st.step);
         printf("resume: %s at step %" PRIu64 " (epoch %" PRIu64 ", step %" PRIu64
                " of it), written by %d rank(s), now %d\n",
                path, st.step, st.epoch + 1, st.step_in_epoch, st.world_size, t->size);
@@ -253,5 +334,96 @@ int checkpoint_resume(Trainer *t)
     t->step = (int64_t)st.step;
     t->epoch = (int64_t)st.epoch;
     t->step_in_epoch = (int64_t)st.step_in_epoch;
+    t->resumed_world = st.world_size;
+    dist_broadcast(path, sizeof path, 0);
+    snprintf(t->resumed_from, sizeof t->resumed_from, "%s", path);
+    load_best(t);
     return 0;
+}
+
+/* What RUN/best.json says, for every rank (a resumed run keeps its best
+ * and its patience count). */
+typedef struct {
+    int32_t has;
+    double value;
+    int64_t epoch;
+} BestState;
+
+static void load_best(Trainer *t)
+{
+    BestState b = {0};
+    if (t->rank == 0 && t->val_count) {
+        char path[4200];
+        run_file(t, RUN_BEST_JSON, path, sizeof path);
+        json_t *j = json_load_file(path, 0, NULL);
+        json_t *v = json_object_get(j, "figure"), *e = json_object_get(j, "epoch");
+        const char *by = json_string_value(json_object_get(j, "best"));
+        if (json_is_number(v) && json_is_integer(e) && by &&
+            !strcmp(by, config_best_name(t->cfg.best)) && outpath_exists(path)) {
+            b.has = 1;
+            b.value = json_number_value(v);
+            b.epoch = (int64_t)json_integer_value(e);
+        }
+        json_decref(j);
+    }
+    dist_broadcast(&b, sizeof b, 0);
+    t->has_best = b.has;
+    t->best_value = b.value;
+    t->best_epoch = b.epoch;
+}
+
+int checkpoint_save_best(Trainer *t, double figure, double val_loss, double val_accuracy)
+{
+    const Config *c = &t->cfg;
+    Outcome o = {.ok = 1};
+    int64_t epoch = t->epoch + 1;
+    if (t->rank == 0 && !c->no_ckpt) {
+        TrainState st;
+        char path[4200], jpath[4200];
+        fill_state(t, &st);
+        run_file(t, RUN_BEST, path, sizeof path);
+        run_file(t, RUN_BEST_JSON, jpath, sizeof jpath);
+        json_t *j = json_pack("{s:s, s:o, s:I, s:I, s:o, s:o, s:s, s:o}",
+                              "best", config_best_name(c->best), "figure", metrics_real(figure),
+                              "epoch", (json_int_t)epoch, "step", (json_int_t)t->step,
+                              "val_loss", metrics_real(val_loss),
+                              "val_accuracy", metrics_real(val_accuracy),
+                              "fingerprint", train_fingerprint(t), "time", metrics_real(metrics_now()));
+        char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+                                       JSON_REAL_PRECISION(17));
+        json_decref(j);
+        if (ckpt_write(path, &st, t->params, t->momentum, t->model.n_params) < 0 ||
+            atomic_write_file(jpath, text, strlen(text)) < 0) {
+            o.ok = 0;
+            snprintf(o.message, sizeof o.message, "%s", base_error());
+        } else {
+            if (!c->quiet) {
+                printf("best: %s (epoch %lld, %s %.6f)\n", path, (long long)epoch,
+                       config_best_name(c->best),
+                       c->best == BEST_VAL_LOSS ? val_loss : val_accuracy);
+                fflush(stdout);
+            }
+            run_record(t, "best",
+                       json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:s}", "step",
+                                 (json_int_t)t->step, "epoch", (json_int_t)epoch, "path", path,
+                                 "best", config_best_name(c->best),
+                                 "val_loss", metrics_real(val_loss),
+                                 "val_accuracy", metrics_real(val_accuracy),
+                                 "fingerprint", train_fingerprint(t)));
+        }
+        free(text);
+    }
+    outcome_share(&o);
+    if (o.ok) {
+        t->has_best = 1;
+        t->best_value = figure;
+        t->best_epoch = epoch;
+        return TRAIN_OK;
+    }
+    int stop = c->on_ckpt_error == CKPT_ERROR_STOP;
+    if (t->rank == 0)
+        fprintf(stderr, "shardnet train: the best checkpoint at epoch %lld failed: %s; %s\n",
+                (long long)epoch, o.message,
+                stop ? "stopping (--on-ckpt-error warn would go on)" : "training goes on");
+    return stop ? TRAIN_FAILED : TRAIN_OK;
 }

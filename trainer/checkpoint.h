@@ -19,5 +19,10 @@ int checkpoint_resume(Trainer *t);
 /* Write a checkpoint of the current state.  TRAIN_OK, or TRAIN_FAILED when
  * the write failed and --on-ckpt-error is stop. */
 int checkpoint_save(Trainer *t);
+/* --val: the model is the best so far (figure: val loss, or minus the val
+ * accuracy; lower is better): rank 0 writes RUN/best.h5 (never pruned by
+ * --keep) and RUN/best.json.  TRAIN_OK, or TRAIN_FAILED when the write
+ * failed and --on-ckpt-error is stop. */
+int checkpoint_save_best(Trainer *t, double figure, double val_loss, double val_accuracy);
 
 #endif

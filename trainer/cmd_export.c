@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base.h"
+#include "outpath.h"
 #include "commands.h"
 #include "export.h"
 #include "export_onnx.h"
@@ -19,7 +20,8 @@
 static void export_usage(FILE *out)
 {
     fprintf(out,
-            "usage: shardnet export CHECKPOINT --format onnx|safetensors [--out FILE] [--data FILE]\n\n"
+            "usage: shardnet export CHECKPOINT --format onnx|safetensors [--out FILE] [--force]\n"
+            "                       [--data FILE]\n\n"
             "Writes the checkpoint's LeNet for other runtimes, after verifying the checkpoint:\n"
             "  onnx         the whole network (IR 7, opset 13), input `images` (N,C,H,W),\n"
             "               output `logits` (N,classes)\n"
@@ -28,7 +30,9 @@ static void export_usage(FILE *out)
             "the golden batch: the first %d test images and shardnet's logits for them.\n"
             "See README.md.\n\n"
             "  --format F    onnx or safetensors (required)\n"
-            "  --out FILE    output file (default: CHECKPOINT with .onnx / .safetensors)\n"
+            "  --out FILE    output file (default: CHECKPOINT with .onnx / .safetensors);\n"
+            "                missing directories are created, an existing FILE is refused\n"
+            "  --force       replace an existing --out FILE\n"
             "  --data FILE   HDF5 dataset for the golden batch (default data/fashion-mnist.h5)\n"
             "  --help        this text\n"
             "Exit status: 0 written, 1 failure (nothing written), 2 usage error.\n",
@@ -40,6 +44,7 @@ typedef enum { FORMAT_ONNX, FORMAT_SAFETENSORS } ExportFormat;
 typedef struct {
     const char *checkpoint, *out, *data, *format_name;
     ExportFormat format;
+    int force;
     char default_out[4096];
 } ExportOptions;
 
@@ -77,6 +82,7 @@ static int parse(int argc, char **argv, ExportOptions *o)
     static const struct option opts[] = {{"format", required_argument, 0, 'f'},
                                          {"out", required_argument, 0, 'o'},
                                          {"data", required_argument, 0, 'd'},
+                                         {"force", no_argument, 0, 'F'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -87,6 +93,7 @@ static int parse(int argc, char **argv, ExportOptions *o)
         case 'f': o->format_name = optarg; break;
         case 'o': o->out = optarg; break;
         case 'd': o->data = optarg; break;
+        case 'F': o->force = 1; break;
         case 'h': return 1;
         default: export_usage(stderr); return 2;
         }
@@ -111,6 +118,10 @@ static int parse(int argc, char **argv, ExportOptions *o)
 
 static int run_export(const ExportOptions *o)
 {
+    if (outpath_file(o->out, "--out", o->force, "give --force to replace it") < 0) {
+        fprintf(stderr, "shardnet export: %s\n", base_error());
+        return 1;
+    }
     ExportSource s;
     int rc = export_source_load(&s, o->checkpoint, o->data, EXPORT_GOLDEN_COUNT);
     if (rc == 0)
@@ -122,7 +133,7 @@ static int run_export(const ExportOptions *o)
         return 1;
     }
     printf("export: wrote %s (%s) from %s: LeNet %s, step %llu, %zu parameters, golden batch "
-           "of %zu test images of %s; params sha256 %s\n",
+           "of %zu test images of %s; parameters sha256 %s\n",
            o->out, o->format_name, o->checkpoint, lenet_arch_name(s.st.arch),
            (unsigned long long)s.st.step, s.net.n_params, s.golden_count, s.data_name,
            s.params_sha256);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base.h"
+#include "outpath.h"
 #include "commands.h"
 #include "import.h"
 
@@ -17,11 +18,13 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: shardnet prepare [--from DIR] [--out FILE] [--classes A,B,...]\n\n"
+            "usage: shardnet prepare [--from DIR] [--out FILE] [--force] [--classes A,B,...]\n\n"
             "Converts train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte\n"
             "and t10k-labels-idx1-ubyte (each .gz or plain) into one HDF5 file.\n\n"
             "  --from DIR         source directory (default " DEFAULT_FROM ")\n"
-            "  --out FILE         output file, directories created (default " DEFAULT_OUT ")\n"
+            "  --out FILE         output file, missing directories created (default\n"
+            "                     " DEFAULT_OUT "); an existing FILE is refused\n"
+            "  --force            replace an existing --out FILE\n"
             "  --classes A,B,...  class names, their number is the class count (default:\n"
             "                     Fashion-MNIST's ten names when the training labels are\n"
             "                     Fashion-MNIST's, else \"0\"..\"9\")\n"
@@ -73,17 +76,19 @@ int cmd_prepare(int argc, char **argv)
         {"from", required_argument, NULL, 'f'},
         {"out", required_argument, NULL, 'o'},
         {"classes", required_argument, NULL, 'c'},
+        {"force", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
     ImportConfig cfg = {.from = DEFAULT_FROM, .out = DEFAULT_OUT};
     const char *names[256];
-    int opt;
+    int opt, force = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case 'f': cfg.from = optarg; break;
         case 'o': cfg.out = optarg; break;
+        case 'F': force = 1; break;
         case 'c':
             cfg.num_classes = split_classes(optarg, names, 256);
             if (!cfg.num_classes) {
@@ -101,6 +106,10 @@ int cmd_prepare(int argc, char **argv)
         fprintf(stderr, "shardnet prepare: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
         return 2;
+    }
+    if (outpath_file(cfg.out, "--out", force, "give --force to replace it") < 0) {
+        fprintf(stderr, "shardnet prepare: %s\n", base_error());
+        return 1;
     }
     double t0 = now();
     ImportReport rep;

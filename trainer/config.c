@@ -10,14 +10,25 @@
 
 #include "base.h"
 #include "hash.h"
+#include "shardnet_version.h"
+
+/* The seed as a decimal string: JSON numbers are doubles for many readers
+ * and a 64-bit seed would lose bits. */
+static const char *seed_text(uint64_t seed)
+{
+    static _Thread_local char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)seed);
+    return buf;
+}
 
 enum {
     OPT_DATA = 256, OPT_ARCH, OPT_EPOCHS, OPT_BATCH, OPT_MICRO, OPT_LR, OPT_MOMENTUM,
     OPT_WD, OPT_SCHEDULE, OPT_STEP_SIZE, OPT_GAMMA, OPT_WARMUP, OPT_SEED, OPT_REDUCE,
-    OPT_NONFINITE, OPT_LOG_EVERY, OPT_METRICS, OPT_QUIET, OPT_LIMIT, OPT_EVAL, OPT_NO_EVAL,
-    OPT_THREADS, OPT_INJECT, OPT_NORMALIZE, OPT_CKPT_DIR, OPT_CKPT_EVERY, OPT_KEEP, OPT_RESUME,
+    OPT_NONFINITE, OPT_LOG_EVERY, OPT_OLD, OPT_QUIET, OPT_LIMIT, OPT_EVAL, OPT_NO_EVAL,
+    OPT_THREADS, OPT_INJECT, OPT_NORMALIZE, OPT_RUN, OPT_CKPT_EVERY, OPT_KEEP, OPT_RESUME,
     OPT_ON_CKPT_ERROR, OPT_NO_CKPT, OPT_CKPT_DELAY, OPT_TIMEOUT, OPT_STALL, OPT_SCALING, OPT_BASELINE,
     OPT_BALANCE, OPT_SLOW,
+    OPT_CHANGE_SCHEDULE, OPT_VAL, OPT_BEST, OPT_PATIENCE, OPT_TB, OPT_NO_TB,
 };
 
 static const struct option long_options[] = {
@@ -38,7 +49,8 @@ static const struct option long_options[] = {
     {"reduce", required_argument, NULL, OPT_REDUCE},
     {"on-nonfinite", required_argument, NULL, OPT_NONFINITE},
     {"log-every", required_argument, NULL, OPT_LOG_EVERY},
-    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"metrics", required_argument, NULL, OPT_OLD},
+    {"ckpt-dir", required_argument, NULL, OPT_OLD},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"eval", no_argument, NULL, OPT_EVAL},
@@ -46,7 +58,13 @@ static const struct option long_options[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"normalize", no_argument, NULL, OPT_NORMALIZE},
     {"inject-nonfinite", required_argument, NULL, OPT_INJECT},
-    {"ckpt-dir", required_argument, NULL, OPT_CKPT_DIR},
+    {"run", required_argument, NULL, OPT_RUN},
+    {"change-schedule", no_argument, NULL, OPT_CHANGE_SCHEDULE},
+    {"val", required_argument, NULL, OPT_VAL},
+    {"best", required_argument, NULL, OPT_BEST},
+    {"patience", required_argument, NULL, OPT_PATIENCE},
+    {"tensorboard", no_argument, NULL, OPT_TB},
+    {"no-tensorboard", no_argument, NULL, OPT_NO_TB},
     {"ckpt-every", required_argument, NULL, OPT_CKPT_EVERY},
     {"keep", required_argument, NULL, OPT_KEEP},
     {"resume", required_argument, NULL, OPT_RESUME},
@@ -99,13 +117,25 @@ void config_usage(FILE *out)
         "                         same threads per rank\n"
         "  --normalize            feed (x/255 - mean)/std with the dataset's pixel\n"
         "                         statistics instead of x/255 (off)\n"
-        "\ncheckpoints (rank 0 writes them; see README):\n"
-        "  --ckpt-dir DIR         where checkpoints go (" CONFIG_DEFAULT_CKPT_DIR ")\n"
+        "  --val N|X              hold out the last N training samples (or the fraction\n"
+        "                         0<X<1 of them) for validation after each epoch (none)\n"
+        "  --best val_loss|val_accuracy  which validation figure picks RUN/best.h5\n"
+        "                         (val_loss; needs --val)\n"
+        "  --patience N           stop after N epochs without a better best (off)\n"
+        "  --tensorboard, --no-tensorboard  TensorBoard event file in the run (on)\n"
+        "\nthe run and its checkpoints (rank 0 writes them; see README):\n"
+        "  --run DIR              the run directory: config.json, metrics.jsonl,\n"
+        "                         checkpoints, best.h5, TensorBoard events (default: a\n"
+        "                         new runs/YYYYmmdd-HHMMSS); a used DIR needs --resume\n"
         "  --ckpt-every N|Ne      every N steps, or every N epochs with the suffix e (1e);\n"
         "                         a checkpoint is always written at the end\n"
         "  --keep K               keep the K newest checkpoints, 0 = all (3)\n"
-        "  --resume auto|PATH     auto: the newest checkpoint in --ckpt-dir that verifies\n"
-        "                         (a fresh start when there is none); PATH: that file\n"
+        "  --resume auto|PATH     auto: the run's `latest` checkpoint, else its newest\n"
+        "                         that verifies (a fresh start when there is none);\n"
+        "                         PATH: that file\n"
+        "  --change-schedule      let a resume change --epochs, --lr, --schedule,\n"
+        "                         --warmup, --step-size, --gamma, --momentum,\n"
+        "                         --weight-decay (refused otherwise)\n"
         "  --on-ckpt-error stop|warn  a failed checkpoint write stops training, or is\n"
         "                         reported and training goes on (stop)\n"
         "  --no-ckpt              write no checkpoints\n"
@@ -120,7 +150,8 @@ void config_usage(FILE *out)
         "  --scaling-baseline FILE  the .json of a P=1 --scaling-report run: adds the\n"
         "                         speedup and efficiency against it\n"
         "  SIGUSR1 or SIGTERM     stop at the next step on every rank; rank 0 writes a\n"
-        "                         checkpoint; exit 3 (run again with --resume auto)\n"
+        "                         checkpoint; exit 3 (run again with --run DIR\n"
+        "                         --resume auto)\n"
         "\nexit status: 0 done, 1 failed, 2 usage error or mismatched launch (MPI world\n"
         "  size differs from mpirun's or srun's task count), 3 stopped by signal with a\n"
         "  checkpoint written, 4 watchdog timeout (aborted)\n"
@@ -157,14 +188,15 @@ static void config_defaults(Config *cfg)
     cfg->reduce = REDUCE_EXACT;
     cfg->on_nonfinite = NONFINITE_STOP;
     cfg->log_every = 50;
-    cfg->metrics = NULL;
     cfg->quiet = false;
     cfg->limit = 0;
     cfg->eval = true;
     cfg->threads = 0;
     cfg->inject_step = 0;
     cfg->inject_rank = 0;
-    cfg->ckpt_dir = CONFIG_DEFAULT_CKPT_DIR;
+    cfg->run = NULL;
+    cfg->tensorboard = true;
+    cfg->best = BEST_VAL_LOSS;
     cfg->ckpt_every = 1;
     cfg->ckpt_every_epochs = true;
     cfg->keep = 3;
@@ -230,6 +262,22 @@ static const char *const nonfinite_names[] = {"stop", "skip"};
 static const char *const schedule_names[] = {"constant", "step", "cosine"};
 static const char *const ckpt_error_names[] = {"stop", "warn"};
 static const char *const off_on_names[] = {"off", "on"};
+static const char *const best_names[] = {"val_loss", "val_accuracy"};
+
+const char *config_best_name(BestMetric b) { return best_names[b]; }
+
+/* --val N (samples) or X (a fraction, 0 < X < 1: written with a point). */
+static int parse_val(const char *s, Config *cfg)
+{
+    cfg->val_count = 0;
+    cfg->val_fraction = 0;
+    if (strchr(s, '.') || strchr(s, 'e') || strchr(s, 'E'))
+        return parse_real("--val", s, 0.0, 1.0, 1, &cfg->val_fraction) < 0 ? -1
+               : cfg->val_fraction > 0 ? 0
+               : base_error_set("--val: %s must be a sample count N >= 1 or a fraction "
+                                "0 < X < 1", s);
+    return parse_int("--val", s, 1, INT64_MAX, &cfg->val_count);
+}
 
 /* "N" steps or "Ne" epochs, N >= 1. */
 static int parse_every(const char *s, Config *cfg)
@@ -313,7 +361,7 @@ static int parse_slow(const char *s, Config *cfg)
 int config_parse(Config *cfg, int argc, char **argv)
 {
     config_defaults(cfg);
-    int step_size_given = 0, gamma_given = 0, choice;
+    int step_size_given = 0, gamma_given = 0, best_given = 0, choice;
     optind = 0; /* glibc: full re-initialisation, so parse can run again */
     opterr = 0;
     for (;;) {
@@ -384,22 +432,30 @@ int config_parse(Config *cfg, int argc, char **argv)
         case OPT_LOG_EVERY:
             rc = parse_int("--log-every", arg, 1, INT64_MAX, &cfg->log_every);
             break;
-        case OPT_METRICS:
-            if (!*arg)
-                return base_error_set("--metrics: empty file name");
-            cfg->metrics = arg;
-            break;
+        case OPT_OLD:
+            return base_error_set("%s is gone: a run's metrics and checkpoints live in its "
+                                  "run directory, --run DIR", argv[prev]);
         case OPT_QUIET: cfg->quiet = true; break;
         case OPT_LIMIT: rc = parse_int("--limit", arg, 1, INT64_MAX, &cfg->limit); break;
         case OPT_EVAL: cfg->eval = true; break;
         case OPT_NO_EVAL: cfg->eval = false; break;
         case OPT_THREADS: rc = parse_int("--threads", arg, 1, 1024, &cfg->threads); break;
         case OPT_NORMALIZE: cfg->normalize = true; break;
-        case OPT_CKPT_DIR:
+        case OPT_RUN:
             if (!*arg)
-                return base_error_set("--ckpt-dir: empty directory name");
-            cfg->ckpt_dir = arg;
+                return base_error_set("--run: empty directory name");
+            cfg->run = arg;
             break;
+        case OPT_CHANGE_SCHEDULE: cfg->change_schedule = true; break;
+        case OPT_VAL: rc = parse_val(arg, cfg); break;
+        case OPT_BEST:
+            rc = parse_choice("--best", arg, best_names, 2, &choice);
+            cfg->best = (BestMetric)choice;
+            best_given = 1;
+            break;
+        case OPT_PATIENCE: rc = parse_int("--patience", arg, 1, 1000000, &cfg->patience); break;
+        case OPT_TB: cfg->tensorboard = true; break;
+        case OPT_NO_TB: cfg->tensorboard = false; break;
         case OPT_CKPT_EVERY: rc = parse_every(arg, cfg); break;
         case OPT_KEEP: rc = parse_int("--keep", arg, 0, 1000000, &cfg->keep); break;
         case OPT_RESUME:
@@ -456,6 +512,10 @@ int config_parse(Config *cfg, int argc, char **argv)
     if (cfg->batch % cfg->micro_batch)
         return base_error_set("--micro-batch %lld does not divide --batch %lld",
                               (long long)cfg->micro_batch, (long long)cfg->batch);
+    int has_val = cfg->val_count || cfg->val_fraction > 0;
+    if (!has_val && (best_given || cfg->patience))
+        return base_error_set("%s needs --val N (the best checkpoint is chosen on held-out "
+                              "samples)", best_given ? "--best" : "--patience");
     return 0;
 }
 
@@ -523,9 +583,16 @@ int config_check_data(const Config *cfg, int64_t n_train, int64_t *steps_per_epo
 {
     if (n_train <= 0)
         return base_error_set("the training set is empty");
+    int64_t val = config_val_count(cfg, n_train);
+    if ((cfg->val_count || cfg->val_fraction > 0) && (val < 1 || val >= n_train))
+        return base_error_set("--val: %lld of the %lld training samples leaves %s",
+                              (long long)val, (long long)n_train,
+                              val < 1 ? "no validation sample" : "nothing to train on");
+    n_train -= val;
     if (cfg->limit > n_train)
-        return base_error_set("--limit %lld exceeds the %lld training samples",
-                              (long long)cfg->limit, (long long)n_train);
+        return base_error_set("--limit %lld exceeds the %lld training samples%s",
+                              (long long)cfg->limit, (long long)n_train,
+                              val ? " left after --val" : "");
     int64_t n = cfg->limit ? cfg->limit : n_train;
     int64_t steps = n / cfg->batch;
     if (steps < 1)
@@ -546,6 +613,13 @@ int config_check_data(const Config *cfg, int64_t n_train, int64_t *steps_per_epo
                               (long long)cfg->stall_step, (long long)total);
     *steps_per_epoch = steps;
     return 0;
+}
+
+int64_t config_val_count(const Config *cfg, int64_t n_train)
+{
+    if (cfg->val_count)
+        return cfg->val_count;
+    return (int64_t)floor(cfg->val_fraction * (double)n_train);
 }
 
 int64_t config_terms(const Config *cfg)
@@ -572,7 +646,8 @@ void config_describe(const Config *cfg, char *buf, size_t cap)
              "arch=%s epochs=%lld batch=%lld micro_batch=%lld lr=%a momentum=%a "
              "weight_decay=%a schedule=%s step_size=%lld gamma=%a warmup=%lld seed=%llu "
              "reduce=%s on_nonfinite=%s log_every=%lld limit=%lld eval=%d normalize=%d "
-             "inject_nonfinite=%lld:%lld balance=%s test_slow=%lld:%lld",
+             "inject_nonfinite=%lld:%lld balance=%s test_slow=%lld:%lld "
+             "val=%lld:%a best=%s patience=%lld",
              lenet_arch_name(cfg->arch), (long long)cfg->epochs, (long long)cfg->batch,
              (long long)cfg->micro_batch, cfg->lr, cfg->momentum, cfg->weight_decay,
              schedule_name(cfg->schedule), (long long)cfg->step_size, cfg->gamma,
@@ -581,7 +656,9 @@ void config_describe(const Config *cfg, char *buf, size_t cap)
              (long long)cfg->log_every, (long long)cfg->limit, cfg->eval ? 1 : 0,
              cfg->normalize ? 1 : 0, (long long)cfg->inject_step, (long long)cfg->inject_rank,
              off_on_names[cfg->balance ? 1 : 0], (long long)cfg->slow_rank,
-             (long long)cfg->slow_percent);
+             (long long)cfg->slow_percent,
+             (long long)cfg->val_count, cfg->val_fraction, config_best_name(cfg->best),
+             (long long)cfg->patience);
 }
 
 uint64_t config_hash(const Config *cfg)
@@ -589,4 +666,42 @@ uint64_t config_hash(const Config *cfg)
     char text[1024];
     config_describe(cfg, text, sizeof text);
     return hash_string(text);
+}
+
+const char *const config_resume_fixed[] = {
+    "data_sha256", "arch", "batch", "micro_batch", "seed", "reduce", "limit", "val",
+    "normalize", NULL,
+};
+const char *const config_resume_schedule[] = {
+    "epochs", "lr", "schedule", "warmup", "step_size", "gamma", "momentum", "weight_decay", NULL,
+};
+
+json_t *config_to_json(const Config *cfg, const char *data_sha256, int world_size)
+{
+    json_t *val = cfg->val_count || cfg->val_fraction == 0
+                      ? json_integer((json_int_t)cfg->val_count)
+                      : json_real(cfg->val_fraction);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:f, s:s, s:I, s:f, s:I, s:s, s:s,"
+        " s:s, s:I, s:o, s:b, s:b, s:I, s:I}",
+        "shardnet_version", SHARDNET_VERSION, "data", cfg->data, "data_sha256", data_sha256,
+        "arch", lenet_arch_name(cfg->arch), "epochs", (json_int_t)cfg->epochs,
+        "batch", (json_int_t)cfg->batch, "micro_batch", (json_int_t)cfg->micro_batch,
+        "lr", cfg->lr, "momentum", cfg->momentum, "weight_decay", cfg->weight_decay,
+        "schedule", schedule_name(cfg->schedule), "step_size", (json_int_t)cfg->step_size,
+        "gamma", cfg->gamma, "warmup", (json_int_t)cfg->warmup,
+        "seed", seed_text(cfg->seed), "reduce", config_reduce_name(cfg->reduce),
+        "on_nonfinite", config_nonfinite_name(cfg->on_nonfinite),
+        "limit", (json_int_t)cfg->limit, "val", val, "normalize", cfg->normalize,
+        "eval", cfg->eval, "log_every", (json_int_t)cfg->log_every,
+        "threads", (json_int_t)cfg->threads);
+    json_object_set_new(o, "best", json_string(config_best_name(cfg->best)));
+    json_object_set_new(o, "patience", json_integer((json_int_t)cfg->patience));
+    json_object_set_new(o, "ckpt_every", json_integer((json_int_t)cfg->ckpt_every));
+    json_object_set_new(o, "ckpt_every_unit",
+                        json_string(cfg->ckpt_every_epochs ? "epochs" : "steps"));
+    json_object_set_new(o, "keep", json_integer((json_int_t)cfg->keep));
+    json_object_set_new(o, "tensorboard", json_boolean(cfg->tensorboard));
+    json_object_set_new(o, "world_size", json_integer(world_size));
+    return o;
 }

@@ -19,12 +19,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "gradred.h"
 #include "lenet.h"
 #include "schedule.h"
 
 typedef enum { NONFINITE_STOP, NONFINITE_SKIP } OnNonfinite;
 typedef enum { CKPT_ERROR_STOP, CKPT_ERROR_WARN } OnCkptError;
+typedef enum { BEST_VAL_LOSS, BEST_VAL_ACCURACY } BestMetric;
 
 typedef struct {
     const char *data;          /* --data FILE */
@@ -44,17 +47,23 @@ typedef struct {
     ReduceMode reduce;         /* --reduce exact|float */
     OnNonfinite on_nonfinite;  /* --on-nonfinite stop|skip */
     int64_t log_every;         /* --log-every N steps */
-    const char *metrics;       /* --metrics FILE, NULL for none */
     bool quiet;                /* --quiet */
     int64_t limit;             /* --limit N, 0 = whole training set */
     bool eval;                 /* --eval / --no-eval */
     int64_t threads;           /* --threads; 0 = auto until check_world */
     bool normalize;            /* --normalize: (x/255 - mean) / std */
-    const char *ckpt_dir;      /* --ckpt-dir DIR */
+    const char *run;           /* --run DIR; NULL: a new runs/<time> (run.h) */
     int64_t ckpt_every;        /* --ckpt-every N[e] */
     bool ckpt_every_epochs;    /*   ... counted in epochs (suffix e) */
     int64_t keep;              /* --keep K, 0 = all */
     const char *resume;        /* --resume auto|PATH, NULL = fresh start */
+    bool change_schedule;      /* --change-schedule: a resume may change epochs,
+                                  lr, schedule, warmup, momentum, weight decay */
+    int64_t val_count;         /* --val N: the last N training samples held out */
+    double val_fraction;       /* --val X (0 < X < 1): that fraction of them */
+    BestMetric best;           /* --best val_loss|val_accuracy */
+    int64_t patience;          /* --patience N epochs without a better best; 0 = off */
+    bool tensorboard;          /* --tensorboard / --no-tensorboard (on) */
     OnCkptError on_ckpt_error; /* --on-ckpt-error stop|warn */
     bool no_ckpt;              /* --no-ckpt */
     int64_t test_ckpt_delay_ms; /* --test-ckpt-delay MS (test only) */
@@ -72,7 +81,6 @@ typedef struct {
 } Config;
 
 #define CONFIG_DEFAULT_DATA "data/fashion-mnist.h5"
-#define CONFIG_DEFAULT_CKPT_DIR "checkpoints"
 #define CONFIG_MAX_BATCH GRADRED_MAX_TERMS
 /* The default micro-batch is the largest divisor of B not above this (32
  * at the default B = 256): it depends on B alone, so the default weights
@@ -108,6 +116,9 @@ int config_check_world(Config *cfg, int P);
  * epoch is dropped) and at least 1; warmup < total steps; the injection
  * and stall steps within the run.  Writes steps per epoch.  0 or -1. */
 int config_check_data(const Config *cfg, int64_t n_train, int64_t *steps_per_epoch);
+/* The validation samples held out of n_train (--val): the LAST ones, so
+ * that the same samples are held out for every P and every --limit. */
+int64_t config_val_count(const Config *cfg, int64_t n_train);
 /* Micro-batches per step over all ranks, K = B/m (after check_world). */
 int64_t config_terms(const Config *cfg);
 /* The Schedule for a run of total_steps updates. */
@@ -115,12 +126,24 @@ Schedule config_schedule(const Config *cfg, int64_t total_steps);
 
 /* FNV-1a of the canonical text of every field that must agree across ranks:
  * all but --data (paths may differ per host; the dataset is compared by
- * size and content instead), --metrics, --quiet and --threads. */
+ * size and content instead), --run, --quiet and --threads. */
 uint64_t config_hash(const Config *cfg);
 /* The canonical text behind config_hash, also printed at start-up. */
 void config_describe(const Config *cfg, char *buf, size_t cap);
 
+/* The effective configuration as a JSON object (new reference): every
+ * option after the world and data checks, plus the data fingerprint
+ * (data_sha256) and the shardnet version.  Written to RUN/config.json and
+ * into every checkpoint (/state config). */
+json_t *config_to_json(const Config *cfg, const char *data_sha256, int world_size);
+/* The keys of config_to_json that a resume must keep (a different value
+ * could never continue the same run) and those only --change-schedule may
+ * change; NULL-terminated. */
+extern const char *const config_resume_fixed[];
+extern const char *const config_resume_schedule[];
+
 const char *config_reduce_name(ReduceMode r);
+const char *config_best_name(BestMetric b);
 const char *config_nonfinite_name(OnNonfinite o);
 
 #endif

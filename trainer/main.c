@@ -27,6 +27,7 @@ static const Command commands[] = {
     {"train", cmd_train, "train LeNet data-parallel (run under mpirun -np P)"},
     {"eval", cmd_eval, "test-set accuracy, per-class accuracy and confusion matrix of a checkpoint"},
     {"verify", cmd_verify, "check checkpoints: structure, version, checksums, parameter digest"},
+    {"info", cmd_info, "what a run or a checkpoint is: config, step, metrics, fingerprint"},
     {"export", cmd_export, "write a checkpoint as ONNX or safetensors, with a golden-batch proof"},
 };
 

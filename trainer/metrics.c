@@ -1,137 +1,80 @@
-/* metrics.c - JSON lines and the progress line.  See metrics.h. */
+/* metrics.c - JSON lines (jansson) and the progress line.  See metrics.h. */
 #include "metrics.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base.h"
 
-/* Append with snprintf semantics: never overruns, keeps the NUL. */
-static void add(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void add(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+double metrics_now(void)
 {
-    if (*len >= cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        *len += (size_t)n < cap - *len ? (size_t)n : cap - *len - 1;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void add_num(char *buf, size_t cap, size_t *len, const char *key, double v)
+json_t *metrics_real(double v)
 {
-    if (isfinite(v))
-        add(buf, cap, len, ",\"%s\":%.10g", key, v);
-    else
-        add(buf, cap, len, ",\"%s\":null", key);
+    return isfinite(v) ? json_real(v) : json_null();
 }
 
-static void add_hash(char *buf, size_t cap, size_t *len, const char *key, uint64_t h)
+json_t *metrics_step_fields(const StepRecord *r)
 {
-    add(buf, cap, len, ",\"%s\":\"0x%016llx\"", key, (unsigned long long)h);
+    return json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:s}",
+                     "epoch", (json_int_t)r->epoch, "step", (json_int_t)r->step,
+                     "total_steps", (json_int_t)r->total_steps,
+                     "loss", metrics_real(r->loss), "accuracy", metrics_real(r->accuracy),
+                     "lr", metrics_real(r->lr), "img_per_s", metrics_real(r->img_per_s),
+                     "eta_s", metrics_real(r->eta_s >= 0 ? r->eta_s : NAN),
+                     "fingerprint", r->fingerprint);
 }
 
-static void add_string(char *buf, size_t cap, size_t *len, const char *key, const char *s)
+json_t *metrics_epoch_fields(const EpochRecord *r)
 {
-    add(buf, cap, len, ",\"%s\":\"", key);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            add(buf, cap, len, "\\%c", c);
-        else if (c < 0x20)
-            add(buf, cap, len, "\\u%04x", c);
-        else
-            add(buf, cap, len, "%c", c);
-    }
-    add(buf, cap, len, "\"");
-}
-
-void metrics_format_start(const StartRecord *r, char *buf, size_t cap)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    add(buf, cap, &len, "{\"type\":\"start\",\"world_size\":%d,\"hosts\":%d,\"threads\":%lld,"
-        "\"steps_per_epoch\":%lld,\"total_steps\":%lld,\"param_count\":%lld",
-        r->world_size, r->hosts, (long long)r->threads, (long long)r->steps_per_epoch,
-        (long long)r->total_steps, (long long)r->param_count);
-    add_hash(buf, cap, &len, "config_hash", r->config_hash);
-    add_hash(buf, cap, &len, "param_hash", r->param_hash);
-    add_string(buf, cap, &len, "config", r->config);
-    add(buf, cap, &len, "}");
-}
-
-void metrics_format_step(const StepRecord *r, char *buf, size_t cap)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    add(buf, cap, &len, "{\"type\":\"step\",\"epoch\":%lld,\"step\":%lld,\"total_steps\":%lld",
-        (long long)r->epoch, (long long)r->step, (long long)r->total_steps);
-    add_num(buf, cap, &len, "loss", r->loss);
-    add_num(buf, cap, &len, "accuracy", r->accuracy);
-    add_num(buf, cap, &len, "lr", r->lr);
-    add_num(buf, cap, &len, "img_per_s", r->img_per_s);
-    add_num(buf, cap, &len, "eta_s", r->eta_s >= 0 ? r->eta_s : NAN);
-    add_hash(buf, cap, &len, "param_hash", r->param_hash);
-    add(buf, cap, &len, "}");
-}
-
-void metrics_format_epoch(const EpochRecord *r, char *buf, size_t cap)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    add(buf, cap, &len, "{\"type\":\"epoch\",\"epoch\":%lld", (long long)r->epoch);
-    add_num(buf, cap, &len, "train_loss", r->train_loss);
-    add_num(buf, cap, &len, "train_accuracy", r->train_accuracy);
-    add_num(buf, cap, &len, "test_loss", r->has_test ? r->test_loss : NAN);
-    add_num(buf, cap, &len, "test_accuracy", r->has_test ? r->test_accuracy : NAN);
-    add_num(buf, cap, &len, "seconds", r->seconds);
-    add_num(buf, cap, &len, "img_per_s", r->img_per_s);
-    add_hash(buf, cap, &len, "param_hash", r->param_hash);
-    add(buf, cap, &len, "}");
+    return json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}",
+                     "epoch", (json_int_t)r->epoch, "step", (json_int_t)r->step,
+                     "train_loss", metrics_real(r->train_loss),
+                     "train_accuracy", metrics_real(r->train_accuracy),
+                     "val_loss", metrics_real(r->has_val ? r->val_loss : NAN),
+                     "val_accuracy", metrics_real(r->has_val ? r->val_accuracy : NAN),
+                     "test_loss", metrics_real(r->has_test ? r->test_loss : NAN),
+                     "test_accuracy", metrics_real(r->has_test ? r->test_accuracy : NAN),
+                     "seconds", metrics_real(r->seconds),
+                     "img_per_s", metrics_real(r->img_per_s),
+                     "fingerprint", r->fingerprint);
 }
 
 int metrics_open(Metrics *m, const char *path)
 {
-    m->f = fopen(path, "w");
+    m->f = fopen(path, "a");
     if (!m->f)
-        return base_error_set("--metrics %s: cannot create: %s", path, strerror(errno));
+        return base_error_set("metrics file %s: cannot open for appending: %s", path,
+                              strerror(errno));
     return 0;
 }
 
-static int write_line(Metrics *m, const char *line)
+int metrics_write(Metrics *m, const char *type, json_t *fields)
 {
-    if (!m->f)
+    if (!m->f) {
+        json_decref(fields);
         return 0;
-    if (fputs(line, m->f) == EOF || fputc('\n', m->f) == EOF || fflush(m->f) == EOF)
+    }
+    json_t *rec = json_pack("{s:s, s:o}", "type", type, "time", json_real(metrics_now()));
+    if (fields)
+        json_object_update(rec, fields);
+    json_decref(fields);
+    char *line = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    json_decref(rec);
+    if (!line)
+        return base_error_set("metrics file: cannot format a %s record", type);
+    int bad = fputs(line, m->f) == EOF || fputc('\n', m->f) == EOF || fflush(m->f) == EOF;
+    free(line);
+    if (bad)
         return base_error_set("metrics file: write failed: %s", strerror(errno));
     return 0;
-}
-
-int metrics_write_start(Metrics *m, const StartRecord *r)
-{
-    char line[2048];
-    metrics_format_start(r, line, sizeof line);
-    return write_line(m, line);
-}
-
-int metrics_write_step(Metrics *m, const StepRecord *r)
-{
-    char line[512];
-    metrics_format_step(r, line, sizeof line);
-    return write_line(m, line);
-}
-
-int metrics_write_epoch(Metrics *m, const EpochRecord *r)
-{
-    char line[512];
-    metrics_format_epoch(r, line, sizeof line);
-    return write_line(m, line);
 }
 
 int metrics_close(Metrics *m)
@@ -162,8 +105,8 @@ void metrics_format_progress(const StepRecord *r, char *buf, size_t cap)
     metrics_format_duration(r->eta_s, eta, sizeof eta);
     snprintf(buf, cap,
              "epoch %3lld/%-3lld step %7lld/%-7lld loss %8.6f  acc %6.4f  lr %9.3e  "
-             "img/s %7.0f  ETA %s",
+             "img/s %7.0f  ETA %s  sha256 %.12s",
              (long long)r->epoch, (long long)r->epochs, (long long)r->step,
              (long long)r->total_steps, r->loss, r->accuracy, r->lr,
-             isfinite(r->img_per_s) ? r->img_per_s : 0.0, eta);
+             isfinite(r->img_per_s) ? r->img_per_s : 0.0, eta, r->fingerprint);
 }

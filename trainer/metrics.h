@@ -1,12 +1,16 @@
-/* metrics.h - what rank 0 reports: the JSON-lines file of --metrics and the
- * fixed-width progress line.  The schema is documented in README.md.
+/* metrics.h - what rank 0 reports: the run's metrics file (JSON lines,
+ * RUN/metrics.jsonl) and the fixed-width progress line.  The schema is
+ * documented in README.md.
  *
- * Only rank 0 opens a Metrics; each record is one line, flushed at once so a
- * run that dies leaves every line written before it.  Non-finite numbers are
- * written as null (JSON has no NaN); 64-bit hashes as "0x%016x" strings
- * (JSON numbers lose integers above 2^53).  The format_* functions fill a
- * caller buffer (no trailing newline) and are what the writers print.
- * Pure apart from the FILE; no MPI. */
+ * The file is opened for APPEND: a resumed run adds to the history of the
+ * run it continues, so the whole learning curve stays in one file, with
+ * start/resume/checkpoint/stop/end records between the steps and epochs.
+ * Every record is one JSON object (jansson) on one line, flushed at once so
+ * a run that dies leaves every line written before it, and begins with
+ * "type" and "time" (wall-clock Unix seconds).  Non-finite numbers are
+ * written as null (JSON has no NaN); reals with 17 significant digits, so
+ * they parse back to the same double.  Fingerprints are the SHA-256 of the
+ * parameters as 64 hex digits.  Only rank 0 opens a Metrics; no MPI. */
 #ifndef SHARDNET_METRICS_H
 #define SHARDNET_METRICS_H
 
@@ -14,17 +18,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef struct {
-    int world_size;
-    int hosts;
-    int64_t threads;
-    int64_t steps_per_epoch;
-    int64_t total_steps;
-    uint64_t config_hash;
-    uint64_t param_hash;   /* initial parameters */
-    int64_t param_count;
-    const char *config;    /* config_describe text */
-} StartRecord;
+#include <jansson.h>
+
+#define METRICS_FINGERPRINT_LEN 65 /* 64 hex digits and the NUL */
 
 typedef struct {
     int64_t epoch;         /* 1-based */
@@ -36,41 +32,49 @@ typedef struct {
     double lr;             /* learning rate used by this step */
     double img_per_s;      /* global images per second since the last record */
     double eta_s;          /* seconds left, < 0 if unknown */
-    uint64_t param_hash;   /* parameters after this step */
+    char fingerprint[METRICS_FINGERPRINT_LEN]; /* parameters after this step */
 } StepRecord;
 
 typedef struct {
-    int64_t epoch;
+    int64_t epoch;         /* 1-based */
+    int64_t step;          /* global step at the end of the epoch */
     double train_loss;     /* mean over the epoch's steps */
     double train_accuracy;
+    int has_val;           /* 0 without --val: val fields are null */
+    double val_loss;
+    double val_accuracy;
     int has_test;          /* 0 with --no-eval: test fields are null */
     double test_loss;
     double test_accuracy;
     double seconds;        /* wall time of the epoch, evaluation included */
     double img_per_s;      /* training images per second */
-    uint64_t param_hash;
+    char fingerprint[METRICS_FINGERPRINT_LEN];
 } EpochRecord;
 
 typedef struct {
     FILE *f;
 } Metrics;
 
-/* Create/truncate path.  0, or -1 with base_error(). */
+/* Opens path for appending (creating it).  0, or -1 with base_error(). */
 int metrics_open(Metrics *m, const char *path);
-/* Each writes one line; 0, or -1 with base_error() on a write error. */
-int metrics_write_start(Metrics *m, const StartRecord *r);
-int metrics_write_step(Metrics *m, const StepRecord *r);
-int metrics_write_epoch(Metrics *m, const EpochRecord *r);
+/* Writes {"type": type, "time": now, ...fields} as one line and releases
+ * fields (a JSON object, or NULL for none).  0, or -1 with base_error() on
+ * a write error; safe (0, nothing written) on a Metrics that is not open. */
+int metrics_write(Metrics *m, const char *type, json_t *fields);
 /* Close; -1 with base_error() if a buffered write failed.  Safe on zeroed. */
 int metrics_close(Metrics *m);
 
-void metrics_format_start(const StartRecord *r, char *buf, size_t cap);
-void metrics_format_step(const StepRecord *r, char *buf, size_t cap);
-void metrics_format_epoch(const EpochRecord *r, char *buf, size_t cap);
+/* The fields of a step and an epoch record (new references). */
+json_t *metrics_step_fields(const StepRecord *r);
+json_t *metrics_epoch_fields(const EpochRecord *r);
+/* A JSON real, or null when v is not finite (new reference). */
+json_t *metrics_real(double v);
+/* Wall-clock time, Unix seconds. */
+double metrics_now(void);
 
 /* The progress line, fixed width for aligned columns:
  * "epoch   1/10  step     50/2340  loss 2.302585  acc 0.1016  lr 9.000e-01
- *  img/s   12345  ETA 0:03:21" (one line). */
+ *  img/s   12345  ETA 0:03:21  sha256 0123456789ab" (one line). */
 void metrics_format_progress(const StepRecord *r, char *buf, size_t cap);
 /* Seconds as H:MM:SS ("-:--:--" when negative or not finite). */
 void metrics_format_duration(double seconds, char *buf, size_t cap);

@@ -1,6 +1,9 @@
 /* scaling.c - see scaling.h. */
 #include "scaling.h"
 
+#include <jansson.h>
+#include <math.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -84,34 +87,49 @@ static void markdown(Text *t, const ScalingReport *r, double img_per_s)
         r->ranks ? (long long)r->per_rank[0].probe_reps : 0LL);
 }
 
+/* A JSON number, or null when v is not finite (JSON has no NaN/Inf). */
+static json_t *num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* The report as JSON (jansson: host names are escaped properly). */
 static void json(Text *t, const ScalingReport *r, double img_per_s)
 {
-    put(t, "{\"ranks\": %d, \"batch\": %lld, \"micro_batch\": %lld, \"reduce\": \"%s\", "
-           "\"balance\": %s, \"balance_changes\": %lld, "
-           "\"images\": %lld, \"seconds\": %.6f, \"img_per_s\": %.3f",
-        r->ranks, (long long)r->batch, (long long)r->micro_batch, r->reduce,
-        r->balance ? "true" : "false", (long long)r->balance_changes,
-        (long long)r->images, r->wall_s, img_per_s);
-    if (r->baseline_img_per_s > 0)
-        put(t, ", \"baseline_img_per_s\": %.3f, \"speedup\": %.4f, \"efficiency\": %.4f",
-            r->baseline_img_per_s, img_per_s / r->baseline_img_per_s,
-            img_per_s / (r->baseline_img_per_s * r->ranks));
-    put(t, ", \"per_rank\": [");
+    json_t *o = json_pack("{s:i, s:I, s:I, s:s, s:b, s:I, s:I, s:o, s:o}", "ranks", r->ranks,
+                          "batch", (json_int_t)r->batch, "micro_batch", (json_int_t)r->micro_batch,
+                          "reduce", r->reduce, "balance", r->balance ? 1 : 0,
+                          "balance_changes", (json_int_t)r->balance_changes,
+                          "images", (json_int_t)r->images,
+                          "seconds", num(r->wall_s), "img_per_s", num(img_per_s));
+    if (r->baseline_img_per_s > 0) {
+        json_object_set_new(o, "baseline_img_per_s", num(r->baseline_img_per_s));
+        json_object_set_new(o, "speedup", num(img_per_s / r->baseline_img_per_s));
+        json_object_set_new(o, "efficiency",
+                            num(img_per_s / (r->baseline_img_per_s * r->ranks)));
+    }
+    json_t *ranks = json_array();
     for (int i = 0; i < r->ranks; i++) {
         const RankTiming *x = &r->per_rank[i];
-        put(t, "%s{\"rank\": %d, \"host\": \"%s\", \"compute_s\": %.6f, \"wait_s\": %.6f, "
-               "\"allreduce_s\": %.6f, \"update_s\": %.6f, \"steps\": %lld, \"bytes\": %lld, "
-               "\"probe_bytes\": %lld, \"probe_reps\": %lld, \"probe_s\": %.6f, "
-               "\"allreduce_bytes_per_s\": %.1f, \"microbatches\": %lld, "
-               "\"microbatches_last_step\": %lld, \"microbatches_min\": %lld, "
-               "\"microbatches_max\": %lld}",
-            i ? ", " : "", i, r->hosts ? r->hosts[i] : "", x->compute_s, x->wait_s,
-            x->allreduce_s, x->update_s, (long long)x->steps, (long long)x->bytes,
-            (long long)x->probe_bytes, (long long)x->probe_reps, x->probe_s,
-            1e6 * probe_mb_per_s(x), (long long)x->micro_total, (long long)x->micro_last,
-            (long long)x->micro_min, (long long)x->micro_max);
+        json_array_append_new(ranks, json_pack(
+            "{s:i, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:I}",
+            "rank", i,
+            "host", r->hosts ? r->hosts[i] : "", "compute_s", num(x->compute_s),
+            "wait_s", num(x->wait_s), "allreduce_s", num(x->allreduce_s),
+            "update_s", num(x->update_s), "steps", (json_int_t)x->steps,
+            "bytes", (json_int_t)x->bytes, "probe_bytes", (json_int_t)x->probe_bytes,
+            "probe_reps", (json_int_t)x->probe_reps, "probe_s", num(x->probe_s),
+            "allreduce_bytes_per_s", num(1e6 * probe_mb_per_s(x)),
+            "microbatches", (json_int_t)x->micro_total,
+            "microbatches_last_step", (json_int_t)x->micro_last,
+            "microbatches_min", (json_int_t)x->micro_min,
+            "microbatches_max", (json_int_t)x->micro_max));
     }
-    put(t, "]}\n");
+    json_object_set_new(o, "per_rank", ranks);
+    char *text = json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    put(t, "%s\n", text);
+    free(text);
 }
 
 static int write_text(const char *prefix, const char *ext, const Text *t)
@@ -138,19 +156,17 @@ int scaling_write(const char *prefix, const ScalingReport *r)
 
 int scaling_read_baseline(const char *json_path, double *img_per_s)
 {
-    FILE *f = fopen(json_path, "r");
-    if (!f)
-        return base_error_set("scaling baseline '%s': %s", json_path, strerror(errno));
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *key = strstr(buf, "\"img_per_s\":");
-    char *end;
-    double v = key ? strtod(key + strlen("\"img_per_s\":"), &end) : 0.0;
-    if (!key || end == key + strlen("\"img_per_s\":") || !(v > 0))
+    json_error_t err;
+    json_t *o = json_load_file(json_path, 0, &err);
+    if (!o)
+        return base_error_set("scaling baseline '%s': %s (line %d)", json_path, err.text,
+                              err.line);
+    json_t *v = json_object_get(o, "img_per_s");
+    double x = json_is_number(v) ? json_number_value(v) : 0.0;
+    json_decref(o);
+    if (!(x > 0))
         return base_error_set("scaling baseline '%s': no positive \"img_per_s\" (give the .json "
                               "of a --scaling-report run)", json_path);
-    *img_per_s = v;
+    *img_per_s = x;
     return 0;
 }

@@ -35,9 +35,11 @@
 
 #include "base.h"
 #include "checkpoint.h"
+#include "checksum.h"
 #include "dist.h"
 #include "hash.h"
 #include "loss.h"
+#include "run.h"
 #include "shardnet_version.h"
 #include "signals.h"
 
@@ -82,16 +84,22 @@ static int open_data(Trainer *t)
         return setup_fail(t, "cannot open the dataset on every rank; run `shardnet prepare` "
                              "first or give --data FILE");
     }
-    if (config_check_data(c, (int64_t)t->ds.count[DATASET_TRAIN], &t->steps_per_epoch) < 0)
+    int64_t n_train = (int64_t)t->ds.count[DATASET_TRAIN];
+    if (config_check_data(c, n_train, &t->steps_per_epoch) < 0)
         return setup_fail(t, base_error());
+    t->val_count = config_val_count(c, n_train);
     LoaderConfig lc = {.seed = c->seed,
                        .batch = (size_t)c->batch,
                        .micro = (size_t)c->micro_batch,
                        .normalize = c->normalize,
-                       .limit = (size_t)c->limit};
+                       .limit = (size_t)(c->limit ? c->limit : n_train - t->val_count)};
     if (loader_init(&t->loader, &t->ds, &lc) < 0)
         return setup_fail(t, base_error());
     if (c->eval && loader_eval_init(&t->evalset, &t->ds, t->size, t->rank, c->normalize) < 0)
+        return setup_fail(t, base_error());
+    if (t->val_count && loader_val_init(&t->valset, &t->ds, (size_t)(n_train - t->val_count),
+                                        (size_t)t->val_count, t->size, t->rank,
+                                        c->normalize) < 0)
         return setup_fail(t, base_error());
     return 0;
 }
@@ -103,7 +111,7 @@ static int build_model(Trainer *t)
     if (lenet_init(&t->model, c->arch, c->micro_batch, (int64_t)ds->channels,
                    (int64_t)ds->height, (int64_t)ds->width, ds->num_classes, LAYOUT_NHWC) < 0)
         return setup_fail(t, base_error());
-    if (c->eval && evaluator_init(&t->evaluator, c->arch, ds, EVAL_BATCH) < 0)
+    if ((c->eval || t->val_count) && evaluator_init(&t->evaluator, c->arch, ds, EVAL_BATCH) < 0)
         return setup_fail(t, base_error());
     size_t n = t->model.n_params;
     t->params = xaligned(n * sizeof(float));
@@ -122,16 +130,39 @@ static int build_model(Trainer *t)
     return 0;
 }
 
-static uint64_t dataset_fingerprint(const Dataset *ds)
+/* The dataset's fingerprint: SHA-256 over its sources' SHA-256 and the split
+ * sizes (hex into t->data_sha256); its first 64 bits for the rank check. */
+static uint64_t dataset_fingerprint(Trainer *t)
 {
-    uint64_t h = HASH_INIT;
-    for (int i = 0; i < ds->num_sources; i++)
-        h = hash_update(h, ds->source_sha256[i], strlen(ds->source_sha256[i]));
-    h = hash_update(h, ds->count, sizeof ds->count);
-    return h;
+    const Dataset *ds = &t->ds;
+    char text[4096] = "";
+    size_t len = 0;
+    for (int i = 0; i < ds->num_sources && len < sizeof text; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s\n", ds->source_sha256[i]);
+    if (len < sizeof text)
+        snprintf(text + len, sizeof text - len, "%zu %zu\n", ds->count[DATASET_TRAIN],
+                 ds->count[DATASET_TEST]);
+    if (checksum_sha256(text, strlen(text), t->data_sha256) < 0)
+        die("%s", base_error());
+    return strtoull(t->data_sha256 + 48, NULL, 16);
 }
 
-static void print_startup(const Trainer *t, const char *hosts)
+const char *train_fingerprint(Trainer *t)
+{
+    checksum_params(t->params, t->model.n_params, t->fingerprint);
+    return t->fingerprint;
+}
+
+/* The first 64 bits of the fingerprint, for the cross-rank check. */
+static uint64_t fingerprint_u64(Trainer *t)
+{
+    char head[17];
+    memcpy(head, train_fingerprint(t), 16);
+    head[16] = '\0';
+    return strtoull(head, NULL, 16);
+}
+
+static void print_startup(Trainer *t, const char *hosts)
 {
     const Config *c = &t->cfg;
     const Dataset *ds = &t->ds;
@@ -139,13 +170,17 @@ static void print_startup(const Trainer *t, const char *hosts)
     config_describe(c, text, sizeof text);
     const dnnl_version_t *v = dnnl_version();
     printf("shardnet %s train: %s\n", SHARDNET_VERSION, hosts);
+    printf("  run %s\n", t->run_dir);
     printf("  threads per rank %lld, oneDNN %d.%d.%d, ISA %s\n", (long long)c->threads, v->major,
            v->minor, v->patch, dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
     printf("  data %s: %zu train (%lld used) / %zu test, %zux%zux%zu, %d classes\n", c->data,
            ds->count[DATASET_TRAIN], (long long)(t->steps_per_epoch * c->batch),
            ds->count[DATASET_TEST], ds->channels, ds->height, ds->width, ds->num_classes);
-    printf("  model LeNet %s, %zu parameters, hash 0x%016llx\n", lenet_arch_name(c->arch),
-           t->model.n_params, (unsigned long long)hash_floats(t->params, t->model.n_params));
+    printf("  model LeNet %s, %zu parameters, sha256 %s\n", lenet_arch_name(c->arch),
+           t->model.n_params, train_fingerprint(t));
+    if (t->val_count)
+        printf("  validation: the last %lld training samples, held out; best by %s\n",
+               (long long)t->val_count, config_best_name(c->best));
     printf("  batch %lld = %lld micro-batches of %lld on %d rank%s (", (long long)c->batch,
            (long long)config_terms(c), (long long)c->micro_batch, t->size,
            t->size == 1 ? "" : "s");
@@ -182,7 +217,8 @@ int train_setup(Trainer *t, const Config *cfg)
         return -1;
     t->total_steps = t->steps_per_epoch * cfg->epochs;
     t->schedule = config_schedule(cfg, t->total_steps);
-    if (checkpoint_resume(t) < 0 || checkpoint_prepare(t) < 0)
+    uint64_t data_id = dataset_fingerprint(t);
+    if (run_open(t) < 0 || checkpoint_resume(t) < 0 || checkpoint_prepare(t) < 0)
         return -1;
 
     char hosts[4096];
@@ -192,34 +228,20 @@ int train_setup(Trainer *t, const Config *cfg)
         {"threads per rank", (uint64_t)cfg->threads},
         {"oneDNN ISA (set DNNL_MAX_CPU_ISA to the same value on every host)",
          (uint64_t)dnnl_get_effective_cpu_isa()},
-        {"dataset (sizes and source checksums)", dataset_fingerprint(&t->ds)},
+        {"dataset (sizes and source checksums)", data_id},
         {"parameter count", t->model.n_params},
-        {"initial parameter hash", hash_floats(t->params, t->model.n_params)},
+        {"initial parameters (sha256, first 64 bits)", fingerprint_u64(t)},
         {"momentum hash", hash_floats(t->momentum, t->model.n_params)},
         {"start step", (uint64_t)t->step},
     };
     if (dist_check_agreement(agree, sizeof agree / sizeof agree[0]) < 0)
         return setup_fail(t, "the ranks disagree (see above); every rank must run the same "
                              "shardnet with the same options, data, threads and ISA");
-    if (t->rank == 0) {
+    if (t->rank == 0)
         print_startup(t, hosts);
-        if (cfg->metrics) {
-            if (metrics_open(&t->metrics, cfg->metrics) < 0)
-                fprintf(stderr, "shardnet train: %s\n", base_error());
-        }
-    }
-    int ok = t->rank != 0 || !cfg->metrics || t->metrics.f;
-    if (!all_ok(ok))
-        return setup_fail(t, "cannot write the metrics file");
-    if (t->rank == 0 && t->metrics.f) {
-        char text[1024];
-        config_describe(cfg, text, sizeof text);
-        StartRecord r = {t->size, nhosts, cfg->threads, t->steps_per_epoch, t->total_steps,
-                         config_hash(cfg), hash_floats(t->params, t->model.n_params),
-                         (int64_t)t->model.n_params, text};
-        metrics_write_start(&t->metrics, &r);
-    }
-    return 0;
+    json_t *config = config_to_json(cfg, t->data_sha256, t->size);
+    return run_begin(t, config, t->resumed_from[0] ? t->resumed_from : NULL, t->resumed_world,
+                     nhosts);
 }
 
 /* lenet_backward's hook on the step's last micro-batch.  Once the final
@@ -307,7 +329,8 @@ static void log_progress(Trainer *t, const Control *ctl, double lr, int force)
     StepRecord r = {t->epoch + 1, c->epochs, t->step, t->total_steps,
                     control_mean_loss(ctl), control_accuracy(ctl), lr, rate,
                     rate > 0 ? (double)(t->total_steps - t->step) * (double)c->batch / rate : -1,
-                    hash_floats(t->params, t->model.n_params)};
+                    ""};
+    memcpy(r.fingerprint, train_fingerprint(t), sizeof r.fingerprint);
     t->log_time = now;
     t->log_step = t->step;
     if (!c->quiet) {
@@ -316,8 +339,11 @@ static void log_progress(Trainer *t, const Control *ctl, double lr, int force)
         printf("%s\n", line);
         fflush(stdout);
     }
-    if (t->metrics.f && metrics_write_step(&t->metrics, &r) < 0)
-        fprintf(stderr, "shardnet train: %s\n", base_error());
+    run_record(t, "step", metrics_step_fields(&r));
+    run_scalar(t, r.step, "train/loss", r.loss);
+    run_scalar(t, r.step, "train/accuracy", r.accuracy);
+    run_scalar(t, r.step, "train/lr", r.lr);
+    run_scalar(t, r.step, "train/img_per_s", r.img_per_s);
 }
 
 /* test-only --test-stall: this rank sleeps before a collective of `step`. */
@@ -413,12 +439,12 @@ static int train_step(Trainer *t)
     return TRAIN_OK;
 }
 
-/* Test-set loss and accuracy over all ranks (collective). */
-static void evaluate_all(Trainer *t, double *loss, double *accuracy)
+/* Loss and accuracy on a test or validation set over all ranks (collective). */
+static void evaluate_all(Trainer *t, const EvalSet *set, double *loss, double *accuracy)
 {
     EvalCounts counts;
     evalcounts_init(&counts, t->ds.num_classes);
-    int ok = evaluator_run(&t->evaluator, &t->evalset, t->params, &counts) == 0;
+    int ok = evaluator_run(&t->evaluator, set, t->params, &counts) == 0;
     if (!ok)
         fprintf(stderr, "[rank %d] shardnet train: evaluation: %s\n", t->rank, base_error());
     if (!all_ok(ok))
@@ -429,32 +455,79 @@ static void evaluate_all(Trainer *t, double *loss, double *accuracy)
     evalcounts_free(&counts);
 }
 
-static void finish_epoch(Trainer *t, double started)
+/* finish_epoch's outcome when --patience ends the run early (internal). */
+enum { TRAIN_EARLY = 100 };
+
+static int epoch_report(Trainer *t, EpochRecord *rp, double started);
+static int outputs_status(Trainer *t, int status);
+
+/* The end of an epoch, on every rank: validation and test figures, the
+ * epoch record, and with --val the best checkpoint.  TRAIN_OK, TRAIN_FAILED
+ * (the best checkpoint failed with --on-ckpt-error stop) or TRAIN_EARLY
+ * (--patience ran out); the same on every rank, since every rank holds the
+ * same summed figures. */
+static int finish_epoch(Trainer *t, double started)
 {
     const Config *c = &t->cfg;
-    EpochRecord r = {.epoch = t->epoch + 1, .has_test = c->eval};
+    EpochRecord r = {.epoch = t->epoch + 1, .step = t->step, .has_test = c->eval,
+                     .has_val = t->val_count > 0};
+    if (t->val_count)
+        evaluate_all(t, &t->valset, &r.val_loss, &r.val_accuracy);
     if (c->eval)
-        evaluate_all(t, &r.test_loss, &r.test_accuracy);
+        evaluate_all(t, &t->evalset, &r.test_loss, &r.test_accuracy);
+    int status = epoch_report(t, &r, started);
+    if (!t->val_count)
+        return status;
+    double figure = c->best == BEST_VAL_LOSS ? r.val_loss : -r.val_accuracy;
+    if (!t->has_best || figure < t->best_value) {
+        if (checkpoint_save_best(t, figure, r.val_loss, r.val_accuracy) != TRAIN_OK)
+            return TRAIN_FAILED;
+    } else if (c->patience && r.epoch - t->best_epoch >= c->patience) {
+        if (t->rank == 0)
+            printf("early stop: %lld epochs without a better %s than epoch %lld's "
+                   "(--patience %lld)\n", (long long)(r.epoch - t->best_epoch),
+                   config_best_name(c->best), (long long)t->best_epoch,
+                   (long long)c->patience);
+        return TRAIN_EARLY;
+    }
+    return status;
+}
+
+/* Rank 0: the epoch's line, metrics record and TensorBoard scalars. */
+static int epoch_report(Trainer *t, EpochRecord *rp, double started)
+{
+    const Config *c = &t->cfg;
+    EpochRecord r = *rp;
     if (t->rank != 0)
-        return;
+        return TRAIN_OK;
     r.train_loss = t->epoch_steps ? t->epoch_loss_sum / (double)t->epoch_steps : 0;
     r.train_accuracy = t->epoch_steps ? t->epoch_acc_sum / (double)t->epoch_steps : 0;
     r.seconds = wall_now() - started;
     r.img_per_s = (double)(t->epoch_steps * c->batch) / r.seconds;
-    r.param_hash = hash_floats(t->params, t->model.n_params);
-    char line[512];
-    metrics_format_epoch(&r, line, sizeof line);
+    memcpy(r.fingerprint, train_fingerprint(t), sizeof r.fingerprint);
     if (!c->quiet || t->epoch + 1 == c->epochs) {
         printf("epoch %lld/%lld: train loss %.4f acc %.4f", (long long)r.epoch,
                (long long)c->epochs, r.train_loss, r.train_accuracy);
+        if (r.has_val)
+            printf(", val loss %.4f acc %.4f", r.val_loss, r.val_accuracy);
         if (c->eval)
             printf(", test loss %.4f acc %.4f", r.test_loss, r.test_accuracy);
-        printf(", %.1f s, %.0f img/s, params 0x%016llx\n", r.seconds, r.img_per_s,
-               (unsigned long long)r.param_hash);
+        printf(", %.1f s, %.0f img/s, sha256 %.12s\n", r.seconds, r.img_per_s,
+               r.fingerprint);
         fflush(stdout);
     }
-    if (t->metrics.f && metrics_write_epoch(&t->metrics, &r) < 0)
-        fprintf(stderr, "shardnet train: %s\n", base_error());
+    run_record(t, "epoch", metrics_epoch_fields(&r));
+    run_scalar(t, r.step, "epoch/train_loss", r.train_loss);
+    run_scalar(t, r.step, "epoch/train_accuracy", r.train_accuracy);
+    if (r.has_val) {
+        run_scalar(t, r.step, "val/loss", r.val_loss);
+        run_scalar(t, r.step, "val/accuracy", r.val_accuracy);
+    }
+    if (r.has_test) {
+        run_scalar(t, r.step, "test/loss", r.test_loss);
+        run_scalar(t, r.step, "test/accuracy", r.test_accuracy);
+    }
+    return TRAIN_OK;
 }
 
 /* Peak resident memory of this process (VmHWM), in bytes; -1 if unknown. */
@@ -500,9 +573,10 @@ static void write_scaling_report(Trainer *t)
         if (c->scaling_baseline && scaling_read_baseline(c->scaling_baseline,
                                                          &r.baseline_img_per_s) < 0)
             fprintf(stderr, "shardnet train: %s; the report has no efficiency\n", base_error());
-        if (scaling_write(c->scaling_report, &r) < 0)
+        if (scaling_write(c->scaling_report, &r) < 0) {
             fprintf(stderr, "shardnet train: scaling report: %s\n", base_error());
-        else
+            t->output_failed = 1;
+        } else
             printf("scaling report: %s.md, %s.json\n", c->scaling_report, c->scaling_report);
         free(hosts);
     }
@@ -533,11 +607,27 @@ static int stop_with_checkpoint(Trainer *t)
     }
     if (t->rank == 0) {
         printf("stopped: at step %lld of %lld by a signal; checkpoint written; exit %d - run "
-               "again with --resume auto to continue\n",
-               (long long)t->step, (long long)t->total_steps, TRAIN_EXIT_STOPPED);
+               "again with --run %s --resume auto to continue\n",
+               (long long)t->step, (long long)t->total_steps, TRAIN_EXIT_STOPPED, t->run_dir);
         fflush(stdout);
     }
-    return TRAIN_STOPPED;
+    run_record(t, "stop", json_pack("{s:I, s:I, s:s}", "step", (json_int_t)t->step,
+                                     "epoch", (json_int_t)(t->epoch + 1),
+                                     "fingerprint", train_fingerprint(t)));
+    return outputs_status(t, TRAIN_STOPPED);
+}
+
+/* Every rank learns whether rank 0 failed to write a requested output
+ * (metrics, TensorBoard, scaling report): then the run fails (exit 1) even
+ * if training itself went well. */
+static int outputs_status(Trainer *t, int status)
+{
+    int64_t failed = t->output_failed;
+    dist_max_i64(&failed, 1);
+    if (failed && t->rank == 0)
+        fprintf(stderr, "shardnet train: an output of run %s could not be written (see above); "
+                        "exit %d\n", t->run_dir, TRAIN_FAILED);
+    return failed ? TRAIN_FAILED : status;
 }
 
 int train_run(Trainer *t)
@@ -545,6 +635,7 @@ int train_run(Trainer *t)
     const Config *c = &t->cfg;
     t->log_time = wall_now();
     t->log_step = t->step;
+    int early = 0;
     for (; t->epoch < c->epochs; t->epoch++, t->step_in_epoch = 0) {
         double started = wall_now();
         if (loader_epoch(&t->loader, (uint64_t)t->epoch) < 0)
@@ -561,7 +652,17 @@ int train_run(Trainer *t)
                 checkpoint_save(t) != TRAIN_OK)
                 return TRAIN_FAILED;
         }
-        finish_epoch(t, started);
+        int epoch_status = finish_epoch(t, started);
+        if (epoch_status == TRAIN_FAILED)
+            return TRAIN_FAILED;
+        if (epoch_status == TRAIN_EARLY) {
+            early = 1;
+            if (checkpoint_save(t) != TRAIN_OK)
+                return TRAIN_FAILED;
+            t->epoch++;
+            t->step_in_epoch = 0;
+            break;
+        }
         int last = t->epoch + 1 == c->epochs;
         int due = c->ckpt_every_epochs ? (t->epoch + 1) % c->ckpt_every == 0
                                        : t->step % c->ckpt_every == 0;
@@ -569,8 +670,8 @@ int train_run(Trainer *t)
             if (checkpoint_save(t) != TRAIN_OK)
                 return TRAIN_FAILED;
     }
-    uint64_t final_hash = hash_floats(t->params, t->model.n_params);
-    Agreement agree[] = {{"final parameter hash", final_hash}};
+    uint64_t final_hash = fingerprint_u64(t);
+    Agreement agree[] = {{"final parameters (sha256, first 64 bits)", final_hash}};
     if (dist_check_agreement(agree, 1) < 0)
         return TRAIN_FAILED;
     if (c->scaling_report)
@@ -580,17 +681,26 @@ int train_run(Trainer *t)
     if (t->rank == 0) {
         printf("peak memory per rank: %.1f MB (largest VmHWM over %d rank(s))\n",
                (double)peak / 1e6, t->size);
-        printf("done: %lld steps (%lld skipped), final parameter hash 0x%016llx\n",
-               (long long)t->step, (long long)t->skipped, (unsigned long long)final_hash);
+        if (early)
+            printf("early stop: best %s epoch %lld in %s/" RUN_BEST "\n",
+                   config_best_name(c->best), (long long)t->best_epoch, t->run_dir);
+        printf("done: %lld steps (%lld skipped), final parameters sha256 %s\n",
+               (long long)t->step, (long long)t->skipped, t->fingerprint);
         fflush(stdout);
     }
-    return TRAIN_OK;
+    run_record(t, "end", json_pack("{s:I, s:I, s:I, s:s, s:s}", "step", (json_int_t)t->step,
+                                   "epoch", (json_int_t)t->epoch,
+                                   "skipped", (json_int_t)t->skipped,
+                                   "reason", early ? "early_stop" : "done",
+                                   "fingerprint", t->fingerprint));
+    return outputs_status(t, TRAIN_OK);
 }
 
 void train_free(Trainer *t)
 {
     loader_free(&t->loader);
     loader_eval_free(&t->evalset);
+    loader_eval_free(&t->valset);
     evaluator_free(&t->evaluator);
     lenet_free(&t->model);
     dataset_free(&t->ds);
@@ -599,6 +709,9 @@ void train_free(Trainer *t)
     free(t->rank_ns);
     if (t->metrics.f && metrics_close(&t->metrics) < 0)
         fprintf(stderr, "shardnet train: %s\n", base_error());
+    if (t->tb.f && tfevents_close(&t->tb) < 0)
+        fprintf(stderr, "shardnet train: %s\n", base_error());
+    run_close(t);
     free(t->params), free(t->grads), free(t->momentum), free(t->mean_grads);
     free(t->src), free(t->diff), free(t->labels);
     memset(t, 0, sizeof *t);

@@ -21,6 +21,7 @@
 #include "scaling.h"
 #include "schedule.h"
 #include "sgd.h"
+#include "tfevents.h"
 
 typedef struct {
     Config cfg;
@@ -28,6 +29,8 @@ typedef struct {
     Dataset ds;
     Loader loader;
     EvalSet evalset;
+    EvalSet valset;          /* --val: the held-out training samples */
+    int64_t val_count;       /* 0 without --val */
     Evaluator evaluator;
     LeNet model;            /* batch = micro-batch m */
     float *params, *grads, *momentum, *mean_grads; /* flat, model.n_params each */
@@ -36,7 +39,19 @@ typedef struct {
     int64_t *rank_ns;        /* (P) compute ns per micro-batch, one slot per rank,
                                 summed in the control all-reduce */
     Schedule schedule;
-    Metrics metrics;
+    Metrics metrics;         /* rank 0: RUN/metrics.jsonl */
+    TfEvents tb;             /* rank 0: RUN/events.out.tfevents.shardnet */
+    char run_dir[2048];      /* run.h */
+    int run_dir_created;     /* run_dir is a new default runs/<time> */
+    char data_sha256[65];    /* the dataset's fingerprint (sources and sizes) */
+    char fingerprint[65];    /* checksum_params of params, kept current by
+                                train_fingerprint() */
+    char resumed_from[4096]; /* the checkpoint resumed, "" for a fresh start */
+    int resumed_world;       /* its writer's world size */
+    int output_failed;       /* rank 0: a requested output could not be written */
+    int has_best;            /* --val: a best checkpoint exists */
+    double best_value;       /* its --best figure */
+    int64_t best_epoch;      /* 1-based epoch of the best */
     float *src, *diff;       /* (m, C, H, W), (m, classes) */
     int32_t *labels;         /* (m) */
     int64_t steps_per_epoch, total_steps;
@@ -69,5 +84,7 @@ int train_setup(Trainer *t, const Config *cfg);
  * boundary and rank 0 wrote a checkpoint) on every rank. */
 int train_run(Trainer *t);
 void train_free(Trainer *t);
+/* Recomputes t->fingerprint from the parameters (SHA-256, checksum.h). */
+const char *train_fingerprint(Trainer *t);
 
 #endif
