@@ -386,7 +386,7 @@ static void test_json(void **state)
     assert_true(json_real_value(json_object_get(j, "lr")) == 0.1);
     assert_string_equal(json_string_value(json_object_get(j, "seed")), "18446744073709551615");
     assert_true(json_real_value(json_object_get(j, "val")) == 0.1);
-    assert_int_equal(json_integer_value(json_object_get(j, "micro_batch")), 128);
+    assert_int_equal(json_integer_value(json_object_get(j, "micro_batch")), 32); /* the default */
     assert_string_equal(json_string_value(json_object_get(j, "data_sha256")), "abc");
     json_decref(j);
     int64_t steps = 0;
