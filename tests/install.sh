@@ -58,9 +58,9 @@ else
   got=$(complete_words train --ep | tr '\n' ' ')
   [[ $got == "--epochs " ]] && pass "completion: 'train --ep' -> --epochs" ||
     fail "completion of 'train --ep': '$got'"
-  got=$(complete_words export --for | tr '\n' ' ')
-  [[ $got == "--format " ]] && pass "completion: 'export --for' -> --format" ||
-    fail "completion of 'export --for': '$got'"
+  got=$(complete_words export --form | tr '\n' ' ')
+  [[ $got == "--format " ]] && pass "completion: 'export --form' -> --format" ||
+    fail "completion of 'export --form': '$got'"
   all=$(complete_words "" | wc -l)
   [[ $all -ge 7 ]] && pass "completion offers $all words at the subcommand" || fail "completion offers $all words"
 fi
