@@ -68,10 +68,10 @@ run p3-even 3 "${defaults[@]}" --no-ckpt --balance off
 expect_hash p3-even "P=3 with --balance off gives the same weights"
 
 # Resume at another P: P=3 checkpoints every 10 steps; from step 10 at P=2, P=5.
-run c3 3 "${defaults[@]}" --ckpt-dir "$dir/c3" --ckpt-every 10 --keep 0
+run c3 3 "${defaults[@]}" --run "$dir/c3" --ckpt-every 10 --keep 0
 expect_hash c3 "P=3 with checkpoints"
 for np in 2 5; do
-  run "r3-$np" "$np" "${defaults[@]}" --ckpt-dir "$dir/r3-$np" --resume "$dir/c3/ckpt-00000010.h5"
+  run "r3-$np" "$np" "${defaults[@]}" --run "$dir/r3-$np" --resume "$dir/c3/ckpt-00000010.h5"
   if grep -q "^resume: .*ckpt-00000010.h5 at step 10 .*written by 3 rank(s), now $np" "$dir/r3-$np.out" \
      && grep -q '^done: 20 steps' "$dir/r3-$np.out"; then
     expect_hash "r3-$np" "P=3's step-10 checkpoint resumed at P=$np ends with P=1's weights"

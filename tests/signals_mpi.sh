@@ -124,7 +124,7 @@ fi
 # SIGKILL to rank 1 mid-run: the launcher (mpirun or Hydra's mpiexec) must
 # end the whole job with a non-zero exit, quickly: rank 0 must not be left
 # waiting in a collective.
-"${mpi[@]}" -np 2 "$bin" train "${long[@]}" --ckpt-dir "$dir/kill" \
+"${mpi[@]}" -np 2 "$bin" train "${long[@]}" --run "$dir/kill" \
   >"$dir/kill.out" 2>"$dir/kill.err" &
 bg=$!
 victim=
