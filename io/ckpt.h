@@ -33,14 +33,15 @@
 
 #include "lenet.h"
 
-#define CKPT_FORMAT_VERSION 1
+#define CKPT_FORMAT_VERSION 2 /* 2: the digest covers /state too; 1 is still read */
 #define CKPT_VERSION_LEN 32    /* shardnet version string, with its NUL */
 #define CKPT_SCHED_LEN 32      /* schedule name, with its NUL */
-#define CKPT_MAX_CLASSES 256
+#define CKPT_MAX_CLASSES LENET_MAX_CLASSES
 #define CKPT_CLASS_LEN 64      /* one class name, with its NUL */
-#define CKPT_MAX_CHANNELS 16   /* input channels (normalisation mean/std) */
-#define CKPT_MAX_SIDE 65536    /* input height/width accepted from a file */
+#define CKPT_MAX_CHANNELS LENET_MAX_CHANNELS /* input channels (normalisation mean/std) */
+#define CKPT_MAX_SIDE LENET_MAX_SIDE /* input height/width accepted from a file */
 #define CKPT_CONFIG_LEN 8192   /* config text, with its NUL */
+#define CKPT_DATASET_ID_LEN 96 /* dataset identity text, with its NUL */
 
 /* The learning-rate schedule and optimizer constants (the fields of the
  * trainer's Schedule and Config).  The LR of update t (0-based, global) is
@@ -79,6 +80,7 @@ typedef struct {
     double std[CKPT_MAX_CHANNELS];
     CkptSchedule sched;
     char config[CKPT_CONFIG_LEN];   /* free text (e.g. JSON) from the trainer */
+    char dataset_id[CKPT_DATASET_ID_LEN]; /* the training data's identity ("" in format 1) */
 } TrainState;
 
 /* The tensor table for the state's arch, input shape and classes (batch 1).
