@@ -34,7 +34,7 @@
 
 #include <hdf5.h>
 
-#define DATASET_FORMAT_VERSION 1
+#define DATASET_FORMAT_VERSION 2 /* 2: Fletcher-32 on every dataset, checksummed headers */
 #define DATASET_MAX_CLASSES 256
 
 typedef enum { DATASET_TRAIN = 0, DATASET_TEST = 1 } DatasetSplit;
