@@ -18,7 +18,7 @@
  *   path and the first bad dataset or attribute on failure.  Nothing here
  *   dies on bad input, and file contents are checked in release builds.
  * - ckpt_write never leaves a partial file under the final name: it writes
- *   a temporary ".<name>.tmp.<pid>" in the same directory, fsyncs it,
+ *   a temporary ".<name>.tmp.XXXXXX" (atomic.h) in the same directory, fsyncs it,
  *   renames it over the final name and fsyncs the directory.  On failure
  *   the temporary file is removed and an existing file is left untouched.
  * - HDF5's automatic error printing is switched off (process-wide) by the

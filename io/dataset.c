@@ -4,6 +4,7 @@
  * further validation. */
 #include "dataset.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "base.h"
 #include "lenet.h"
 
@@ -222,16 +224,22 @@ int dataset_write(const char *path, const DatasetContents *c)
     quiet_hdf5();
     if (check_contents(c))
         return error_in(path);
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (atomic_dirname(path, dir, sizeof dir) < 0)
+        return error_in(path);
+    /* Leftovers of a prepare that was killed (never of a live one: those
+     * hold their temporary file locked). */
+    atomic_clean_stale(dir, slash ? slash + 1 : path, stderr);
     size_t n = strlen(path) + 16;
     char *tmp = xmalloc(n);
     snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
+    int fd = atomic_create_locked(tmp);
     int rc;
     if (fd < 0) {
-        rc = base_error_set("%s: cannot create a temporary file next to it", path);
+        rc = base_error_set("%s: cannot create a temporary file next to it: %s", path,
+                            strerror(errno));
     } else {
-        fchmod(fd, 0644);
-        close(fd);
         rc = write_file(tmp, c);
         if (rc)
             error_in(path);
@@ -239,6 +247,7 @@ int dataset_write(const char *path, const DatasetContents *c)
             rc = base_error_set("%s: cannot rename %s into place", path, tmp);
         if (rc)
             unlink(tmp);
+        close(fd); /* the lock goes with it, after the rename */
     }
     free(tmp);
     return rc;

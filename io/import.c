@@ -9,6 +9,7 @@
 #include "base.h"
 #include "dataset.h"
 #include "idx.h"
+#include "paths.h"
 
 const char *const IMPORT_FASHION_CLASSES[10] = {
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -134,6 +135,11 @@ int import_idx(const ImportConfig *cfg, ImportReport *rep)
     *rep = (ImportReport){0};
     const char *const *names = NULL;
     if (find_and_check(cfg, rep))
+        return -1;
+    PathRole out = {"--out", cfg->out}, in[IMPORT_NUM_FILES];
+    for (int i = 0; i < IMPORT_NUM_FILES; i++)
+        in[i] = (PathRole){"the input", rep->files[i]};
+    if (paths_check_outputs(&out, 1, in, IMPORT_NUM_FILES) < 0)
         return -1;
     Idx idx[IMPORT_NUM_FILES] = {{0}};
     /* Validate every byte first (labels against the most classes any

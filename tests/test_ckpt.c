@@ -25,6 +25,7 @@
 
 #include <hdf5.h>
 
+#include "atomic.h"
 #include "base.h"
 #include "ckpt.h"
 #include "ckptdir.h"
@@ -718,6 +719,43 @@ static void test_find_resume(void **state)
 }
 
 /* mount(2) a tmpfs at dir; 0, or -1 with errno when not permitted. */
+/* A restart that gets the PID of a killed writer: its leftover temporary
+ * file (the old ".<name>.tmp.<pid>" naming) no longer blocks the write
+ * ("File exists" forever before); the stale files are cleaned, a file
+ * still locked by a live writer is not. */
+static void test_stale_temp_files(void **state)
+{
+    (void)state;
+    char dir[1024], a[4096], b[4096], live[4096], other[4096], latest[4096];
+    subdir(dir, sizeof dir, "stale");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(a, sizeof a, "%s/.latest.tmp.%ld", dir, (long)getpid());
+    snprintf(b, sizeof b, "%s/.ckpt-00000004.h5.tmp.%ld", dir, (long)getpid());
+    snprintf(live, sizeof live, "%s/.ckpt-00000008.h5.tmp.XXXXXX", dir);
+    snprintf(other, sizeof other, "%s/notes.tmp.txt", dir);
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(i ? b : a, "w");
+        fputs("half a file", f);
+        fclose(f);
+    }
+    FILE *f = fopen(other, "w");
+    fclose(f);
+    save_sample(dir, 4, 0); /* writes ckpt-00000004.h5 and latest past the leftovers */
+    assert_int_equal(ckpt_get_latest(dir, latest, sizeof latest), 0);
+    assert_string_equal(latest, "ckpt-00000004.h5");
+    int fd = atomic_create_locked(live); /* a writer that is alive */
+    assert_true(fd >= 0);
+    assert_int_equal(atomic_clean_stale(dir, NULL, NULL), 2);
+    assert_int_equal(access(a, F_OK), -1);
+    assert_int_equal(access(b, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    close(fd); /* the writer dies: now its file is stale */
+    assert_int_equal(atomic_clean_stale(dir, NULL, NULL), 1);
+    assert_int_equal(access(live, F_OK), -1);
+    assert_int_equal(count_temp_files(dir), 1); /* notes.tmp.txt: not ours, kept */;
+}
+
 static int mount_tmpfs(const char *dir, const char *opts, unsigned long flags)
 {
     return mount("tmpfs", dir, "tmpfs", flags, opts);
@@ -847,6 +885,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_format_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_edit_digest_catches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_temp_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonfinite_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enormous_dims_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_state_attribute, setup, teardown),

@@ -71,6 +71,9 @@ int checkpoint_prepare(Trainer *t)
     if (t->rank == 0) {
         TrainState st;
         fill_state(t, &st);
+        /* Temporary files of writers that were killed (kept locked while
+         * a live one writes, so another run's are never taken). */
+        atomic_clean_stale(c->ckpt_dir, NULL, stderr);
         /* Room for two: the new file is complete before the oldest goes. */
         if (ckpt_check_room(c->ckpt_dir, 2 * ckpt_size_estimate(&st)) < 0) {
             o.ok = 0;
