@@ -40,6 +40,7 @@ typedef struct {
     int64_t epoch;           /* current epoch, 0-based */
     int64_t step_in_epoch;   /* next step of the current epoch */
     int64_t skipped;         /* steps skipped for non-finite values */
+    int64_t ckpt_failed;     /* step of the last checkpoint if its write failed, else 0 */
     double log_time;         /* wall clock of the last progress record */
     int64_t log_step;
     double epoch_loss_sum, epoch_acc_sum; /* per-step means summed over the epoch */
