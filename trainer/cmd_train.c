@@ -17,6 +17,7 @@
 #include "launch.h"
 #include "paths.h"
 #include "signals.h"
+#include "threads.h"
 #include "train.h"
 
 /* No output of the run may be one of its inputs or a checkpoint file, by
@@ -86,7 +87,8 @@ int cmd_train(int argc, char **argv)
         dist_finalize();
         return 0;
     }
-    if (rc || config_check_world(&cfg, dist_size()) || check_paths(&cfg))
+    if (rc || config_check_world(&cfg, dist_size()) || check_paths(&cfg) ||
+        threads_check("--threads (or OMP_NUM_THREADS)", cfg.threads))
         return usage_error(base_error());
 
     dist_watchdog_init((double)cfg.timeout);

@@ -268,12 +268,14 @@ static int parse_stall(const char *s, Config *cfg)
     *rank++ = '\0';
     *secs++ = '\0';
     char *where = strchr(secs, ':');
-    cfg->stall_in_grad = false;
+    cfg->stall_in_grad = cfg->stall_in_compute = false;
     if (where) {
         *where++ = '\0';
-        if (strcmp(where, "grad") != 0)
-            return base_error_set("--test-stall: '%s' is not STEP:RANK:SECONDS[:grad]", s);
-        cfg->stall_in_grad = true;
+        if (strcmp(where, "grad") != 0 && strcmp(where, "compute") != 0)
+            return base_error_set("--test-stall: '%s' is not STEP:RANK:SECONDS[:grad|:compute]",
+                                  s);
+        cfg->stall_in_grad = !strcmp(where, "grad");
+        cfg->stall_in_compute = !strcmp(where, "compute");
     }
     if (parse_int("--test-stall STEP", buf, 1, INT64_MAX, &cfg->stall_step) ||
         parse_int("--test-stall RANK", rank, 0, INT32_MAX, &cfg->stall_rank) ||

@@ -65,6 +65,7 @@ typedef struct {
     int64_t stall_rank;
     int64_t stall_seconds;
     bool stall_in_grad;        /*   ... before the gradient all-reduce instead */
+    bool stall_in_compute;     /*   ... inside the step's computation instead */
     const char *scaling_report;   /* --scaling-report PREFIX, NULL for none */
     const char *scaling_baseline; /* --scaling-baseline FILE.json */
 } Config;

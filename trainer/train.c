@@ -35,6 +35,7 @@
 #include "loss.h"
 #include "shardnet_version.h"
 #include "signals.h"
+#include "stepwatch.h"
 
 /* Evaluation batch: batch 128 ran 5% faster than 500 on one core and its
  * model needs ~34 MB less (shardnet eval, max RSS 65 vs 99 MB). */
@@ -167,6 +168,7 @@ int train_setup(Trainer *t, const Config *cfg)
     t->rank = dist_rank();
     t->size = dist_size();
     omp_set_num_threads((int)cfg->threads);
+    stepwatch_start(t->rank, (double)cfg->timeout);
     if (open_data(t) < 0 || build_model(t) < 0)
         return -1;
     t->total_steps = t->steps_per_epoch * cfg->epochs;
@@ -298,7 +300,7 @@ static void test_stall(const Trainer *t, int64_t step, const char *collective)
     const Config *c = &t->cfg;
     if (c->stall_step != step || c->stall_rank != t->rank)
         return;
-    fprintf(stderr, "[rank %d] test: stalling %lld s before step %lld's %s all-reduce\n",
+    fprintf(stderr, "[rank %d] test: stalling %lld s in step %lld (%s)\n",
             t->rank, (long long)c->stall_seconds, (long long)step, collective);
     struct timespec left = {(time_t)c->stall_seconds, 0};
     while (nanosleep(&left, &left) < 0) /* again after a signal */
@@ -313,10 +315,14 @@ static int train_step(Trainer *t)
     Control ctl;
     int64_t step = t->step + 1;
     double t0 = wall_now();
+    stepwatch_begin(step);
+    if (c->stall_in_compute)
+        test_stall(t, step, "compute");
     compute_gradients(t, &ctl);
+    stepwatch_end();
     double t1 = wall_now();
     t->timing.compute_s += t1 - t0;
-    if (!c->stall_in_grad)
+    if (!c->stall_in_grad && !c->stall_in_compute)
         test_stall(t, step, "control");
     int sig = signals_pending();
     ctl.stop_ranks = sig ? 1 : 0;
