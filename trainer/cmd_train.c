@@ -95,8 +95,11 @@ int cmd_train(int argc, char **argv)
     base_flush_denormals();
     Trainer t;
     int status = TRAIN_FAILED;
-    if (train_setup(&t, &cfg) == 0)
+    int setup = train_setup(&t, &cfg);
+    if (setup == 0)
         status = train_run(&t);
+    else if (setup == -2)
+        status = TRAIN_EXIT_USAGE;
     train_free(&t);
     dist_finalize();
     return status;

@@ -78,8 +78,12 @@ static int open_data(Trainer *t)
         return setup_fail(t, "cannot open the dataset on every rank; run `shardnet prepare` "
                              "first or give --data FILE");
     }
-    if (config_check_data(c, (int64_t)t->ds.count[DATASET_TRAIN], &t->steps_per_epoch) < 0)
-        return setup_fail(t, base_error());
+    /* Options that do not fit this dataset (--limit, --batch, --warmup):
+     * a usage error, exit 2. */
+    if (config_check_data(c, (int64_t)t->ds.count[DATASET_TRAIN], &t->steps_per_epoch) < 0) {
+        setup_fail(t, base_error());
+        return -2;
+    }
     LoaderConfig lc = {.seed = c->seed,
                        .batch = (size_t)c->batch,
                        .micro = (size_t)c->micro_batch,
@@ -169,7 +173,10 @@ int train_setup(Trainer *t, const Config *cfg)
     t->size = dist_size();
     omp_set_num_threads((int)cfg->threads);
     stepwatch_start(t->rank, (double)cfg->timeout);
-    if (open_data(t) < 0 || build_model(t) < 0)
+    int rc = open_data(t);
+    if (rc < 0)
+        return rc;
+    if (build_model(t) < 0)
         return -1;
     t->total_steps = t->steps_per_epoch * cfg->epochs;
     t->schedule = config_schedule(cfg, t->total_steps);

@@ -60,7 +60,7 @@ enum { TRAIN_OK = TRAIN_EXIT_OK, TRAIN_FAILED = TRAIN_EXIT_FAILED,
 /* Opens the data, builds the model, initialises the parameters from the
  * seed, checks that all ranks agree, prints the start-up block.  Returns 0 or
  * -1 (message already printed by rank 0; every rank returns -1). */
-int train_setup(Trainer *t, const Config *cfg);
+int train_setup(Trainer *t, const Config *cfg); /* 0, -1 failed, -2 usage error (exit 2) */
 /* Runs the remaining epochs; TRAIN_OK, TRAIN_FAILED, or TRAIN_STOPPED (a
  * stop signal reached some rank: all ranks stopped at the same step
  * boundary and rank 0 wrote a checkpoint) on every rank. */
