@@ -820,7 +820,7 @@ static int check_file_size(const Reader *r, const LeNet *m)
 static int open_file(Reader *r)
 {
     char cause[256];
-    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    int fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
     if (fd < 0)
         return rd_error(r, "cannot open: %s", strerror(errno));
     struct stat sb;

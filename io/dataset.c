@@ -502,6 +502,12 @@ int dataset_open(Dataset *ds, const char *path)
                     .images = {H5I_INVALID_HID, H5I_INVALID_HID},
                     .labels = {H5I_INVALID_HID, H5I_INVALID_HID}};
     quiet_hdf5();
+    struct stat sb;
+    if (stat(path, &sb) < 0)
+        return base_error_set("%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) /* HDF5 would block on a FIFO, read /dev/zero forever */
+        return base_error_set("%s: not a regular file (a directory, device or FIFO): give the "
+                              "dataset file made by shardnet prepare", path);
     if (H5Fis_hdf5(path) <= 0)
         return base_error_set("%s: cannot open, or not an HDF5 file", path);
     ds->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -40,6 +40,11 @@ static int read_exact(gzFile f, const char *path, void *buf, size_t n, const cha
             int errnum = Z_OK;
             const char *msg = gz_message(f, path, &errnum);
             size_t have = done + (got > 0 ? (size_t)got : 0);
+            /* zlib checks the CRC wherever its buffer reaches the end, which
+             * may be while "the header" is read: say what it is. */
+            if (errnum == Z_DATA_ERROR && strstr(msg, "incorrect data check"))
+                return base_error_set("%s: the gzip CRC-32 does not match the data: the file is "
+                                      "corrupt", path);
             /* gzread returns -1 without saying how far it got: no position then. */
             if (errnum != Z_OK && errnum != Z_STREAM_END && got < 0)
                 return base_error_set("%s: corrupt or truncated gzip stream in the %s (%s)", path,
@@ -73,8 +78,8 @@ static int check_trailer(int fd, const char *path)
                    (uint32_t)t[7] << 24;
     if (crc != (uint32_t)g_crc || len != (uint32_t)g_total)
         return base_error_set("%s: the gzip trailer does not match the data (CRC-32 %08x, "
-                              "length %u; the data gives %08x, %u): the file is truncated or "
-                              "corrupt", path, crc, len, (unsigned)g_crc, (unsigned)g_total);
+                              "length %u; the data gives %08x, %u): the file is truncated, "
+                              "corrupt or has bytes after its end", path, crc, len, (unsigned)g_crc, (unsigned)g_total);
     return 0;
 }
 
