@@ -9,12 +9,14 @@
 # --test (used by scripts/test.sh) also installs TEST_PACKAGES.
 set -euo pipefail
 
+# (ocl-icd-opencl-dev: Debian's oneDNN CMake config requires OpenCL to be
+# found, so meson's dependency('dnnl') fails without it.)
 # The one list of Debian packages shardnet needs to build, run and test
 # (python3 for the test scripts is part of Debian's base system).
 PACKAGES=(
   build-essential meson ninja-build pkg-config cmake
   libopenmpi-dev openmpi-bin
-  libdnnl-dev
+  libdnnl-dev ocl-icd-opencl-dev
   libhdf5-dev hdf5-tools zlib1g-dev libssl-dev
   libcmocka-dev
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev

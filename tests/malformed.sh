@@ -27,12 +27,12 @@ cd "$dir" || exit 1
 declare -A tried=() clean=()
 
 # case CLASS NAME WANT_STATUS PATTERN -- COMMAND...: the command exits with
-# WANT_STATUS within 120 s and says PATTERN; no sanitizer report, no signal.
+# WANT_STATUS within 120 s (CASE_TIMEOUT) and says PATTERN; no sanitizer report, no signal.
 case_() {
   local class=$1 name=$2 want=$3 pattern=$4
   shift 5
   tried[$class]=$((${tried[$class]:-0} + 1))
-  timeout -s KILL 120 "$@" >"$dir/last.out" 2>"$dir/last.err"
+  timeout -s KILL "${CASE_TIMEOUT:-120}" "$@" >"$dir/last.out" 2>"$dir/last.err"
   local got=$?
   local text
   text=$(cat "$dir/last.out" "$dir/last.err")
