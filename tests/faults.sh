@@ -9,6 +9,9 @@
 #               containers), next to leftovers with the old PID-named
 #               temporary files: the stale files are removed, --resume auto
 #               resumes and the final weights equal an uninterrupted run's
+#   stuck step  a step whose computation never ends (--test-stall ...:compute):
+#               reported and exit 4 after --timeout, also at P=1; a SIGTERM
+#               that such a step keeps from being taken ends the run (exit 1)
 #   aliases     --metrics naming the dataset through a symlink, or a
 #               checkpoint through a symlinked directory: exit 2, inputs
 #               unchanged
@@ -86,6 +89,30 @@ for P in 1 2; do
       pass "P=$P restart with the same PIDs: stale files removed, resumed, same weights"
     else
       fail "P=$P restart: exit $rc, $stale temporary files, hash $(final_hash again$P) want $ref"; show again$P 10
+    fi
+  fi
+
+  # ---- a step that never finishes computing ----
+  start=$SECONDS
+  "${mpirun[@]}" -np $P "$bin" "${train[@]}" --no-ckpt --timeout 3 --test-stall 2:0:120:compute \
+    >"$dir/stuck$P.out" 2>"$dir/stuck$P.err"
+  rc=$? took=$((SECONDS - start))
+  if [[ $rc -eq 4 && $took -lt 60 ]] && grep -q 'step 2 has been computing for' "$dir/stuck$P.err"; then
+    pass "P=$P stuck step: reported, exit 4 after ${took} s"
+  else
+    fail "P=$P stuck step: exit $rc after $took s"; show stuck$P 5
+  fi
+  if [[ $P -eq 1 ]]; then
+    "$bin" "${train[@]}" --no-ckpt --test-stall 2:0:120:compute >"$dir/term.out" 2>"$dir/term.err" &
+    job=$! start=$SECONDS
+    for _ in $(seq 1 100); do grep -q 'stalling' "$dir/term.err" && break; sleep 0.1; done
+    kill -TERM $job
+    wait $job
+    rc=$? took=$((SECONDS - start))
+    if [[ $rc -eq 1 && $took -lt 60 ]] && grep -q 'a stop signal arrived but step 2' "$dir/term.err"; then
+      pass "P=1 SIGTERM during a stuck step: exit 1 after ${took} s"
+    else
+      fail "P=1 SIGTERM during a stuck step: exit $rc after $took s"; show term 5
     fi
   fi
 
