@@ -542,14 +542,6 @@ int train_run(Trainer *t)
             if (checkpoint_save(t) != TRAIN_OK)
                 return TRAIN_FAILED;
     }
-    if (t->ckpt_failed) {
-        /* --on-ckpt-error warn went on, but the run's end is not saved. */
-        if (t->rank == 0)
-            fprintf(stderr, "shardnet train: the final checkpoint (step %lld) failed (see above): "
-                            "the trained weights are not saved; exit 1\n",
-                    (long long)t->ckpt_failed);
-        return TRAIN_FAILED;
-    }
     uint64_t final_hash = hash_floats(t->params, t->model.n_params);
     Agreement agree[] = {{"final parameter hash", final_hash}};
     if (dist_check_agreement(agree, 1) < 0)
@@ -564,6 +556,14 @@ int train_run(Trainer *t)
         printf("done: %lld steps (%lld skipped), final parameter hash 0x%016llx\n",
                (long long)t->step, (long long)t->skipped, (unsigned long long)final_hash);
         fflush(stdout);
+    }
+    if (t->ckpt_failed) {
+        /* --on-ckpt-error warn went on, but the run's end is not saved. */
+        if (t->rank == 0)
+            fprintf(stderr, "shardnet train: the final checkpoint (step %lld) failed (see above): "
+                            "the trained weights are not saved; exit 1\n",
+                    (long long)t->ckpt_failed);
+        return TRAIN_FAILED;
     }
     return TRAIN_OK;
 }
