@@ -1,15 +1,14 @@
 /* ckpt.c - write, read and verify one HDF5 checkpoint; see ckpt.h for the
  * layout and the contract.
  *
- * Writing: HDF5 writes the file into memory (a scratch file in /dev/shm,
- * unlinked once closed), and atomic_write_file() puts those bytes on disk
+ * Writing: HDF5 builds the file in memory (h5image.h), and
+ * atomic_write_file() puts those bytes on disk
  * with plain write() (temp file, fsync, rename, directory fsync).  HDF5
  * never does I/O on the target filesystem: a full disk or an I/O error is
  * an exact errno from our own calls, and cannot leave HDF5 with a file it
  * failed to close (in 1.10.8 such a file crashes the library's exit
- * handler).  The core driver's H5Fget_file_image would avoid /dev/shm but
- * gives images whose metadata checksums fail (1.10.8, v2 superblock).  The file format is pinned to
- * HDF5 1.8 structures (H5F_LIBVER_V18): object headers, and with them every
+ * handler; a full /dev/shm, where the image used to be staged, did the
+ * same).  The file format is pinned to HDF5 1.8 structures (H5F_LIBVER_V18): object headers, and with them every
  * attribute of /state, then carry HDF5's own metadata checksums in addition
  * to Fletcher-32 on the datasets, and 1.8+ tools can read the files.
  *
@@ -37,6 +36,7 @@
 
 #include "atomic.h"
 #include "base.h"
+#include "h5image.h"
 #include "shardnet_version.h"
 
 /* The digest is defined over little-endian float32 bytes; on this host the
@@ -311,77 +311,19 @@ static int put_tensors(hid_t f, const char *group, const LeNet *m, const float *
     return rc;
 }
 
-/* HDF5's core (memory) driver hands its buffer to these callbacks; at
- * H5Fclose, instead of freeing the finished image, image_free keeps it for
- * us.  With an allocation increment of 1 byte the buffer is exactly the
- * file's size.  A cleanly closed file, so HDF5's own checksums are those of
- * a file on disk (H5Fget_file_image of an open file gave failing ones). */
-typedef struct {
-    void *image; /* the closed file's bytes (malloc'd), or NULL */
-    size_t size, cap;
-} Image;
-
-static void *img_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
-{
-    (void)op;
-    Image *im = udata;
-    im->cap = size;
-    return malloc(size ? size : 1);
-}
-
-static void *img_memcpy(void *dst, const void *src, size_t size, H5FD_file_image_op_t op,
-                        void *udata)
-{
-    (void)op, (void)udata;
-    return memcpy(dst, src, size);
-}
-
-static void *img_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
-{
-    (void)op;
-    Image *im = udata;
-    void *p = realloc(ptr, size ? size : 1);
-    if (p)
-        im->cap = size;
-    return p;
-}
-
-static herr_t img_free(void *ptr, H5FD_file_image_op_t op, void *udata)
-{
-    Image *im = udata;
-    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr) {
-        free(im->image);
-        im->image = ptr;
-        im->size = im->cap;
-    } else {
-        free(ptr);
-    }
-    return 0;
-}
-
-/* HDF5 copies udata with the property list; ours is borrowed, not owned. */
-static void *img_udata_copy(void *udata) { return udata; }
-static herr_t img_udata_free(void *udata)
-{
-    (void)udata;
-    return 0;
-}
-
 /* Builds the whole checkpoint as an HDF5 file in memory (the core driver,
  * no backing store) and closes it; *im receives its bytes. */
 static int build_image(const TrainState *st, const LeNet *m, const float *params,
-                       const float *momentum, Image *im)
+                       const float *momentum, H5Image *im)
 {
     char digest[DIGEST_HEX], cause[256];
     if (digest_hex(m, st, params, momentum, digest) < 0)
         return -1;
-    H5FD_file_image_callbacks_t cb = {img_malloc, img_memcpy, img_realloc, img_free,
-                                      img_udata_copy, img_udata_free, im};
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     hid_t f = -1, g = -1;
     const char *step = "create";
     int rc = fapl < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0 ||
-                     H5Pset_fapl_core(fapl, 1, 0) < 0 || H5Pset_file_image_callbacks(fapl, &cb) < 0
+                     h5image_fapl(fapl, im) < 0
                  ? -1
                  : 0;
     if (rc == 0)
@@ -430,7 +372,7 @@ int ckpt_write(const char *path, const TrainState *st, const float *params,
     w->format_version = CKPT_FORMAT_VERSION;
     snprintf(w->shardnet_version, sizeof w->shardnet_version, "%s", SHARDNET_VERSION);
     w->dataset_id[CKPT_DATASET_ID_LEN - 1] = '\0';
-    Image im = {0};
+    H5Image im = {0};
     int rc = build_image(w, &m, params, momentum, &im);
     free(w);
     if (rc == 0)

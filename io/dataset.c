@@ -14,6 +14,7 @@
 
 #include "atomic.h"
 #include "base.h"
+#include "h5image.h"
 #include "lenet.h"
 
 static const char *const SPLIT_NAME[2] = {"train", "test"};
@@ -197,14 +198,18 @@ static int write_attributes(hid_t file, const DatasetContents *c)
     return 0;
 }
 
-static int write_file(const char *tmp, const DatasetContents *c)
+/* Builds the whole file in memory (h5image.h: HDF5 never writes to the
+ * target filesystem, whose full disk crashed HDF5's exit handler). */
+static int write_file(H5Image *im, const DatasetContents *c)
 {
     /* HDF5 1.8 structures: object headers, and with them the attributes,
      * carry HDF5's metadata checksums (a flipped byte of pixel_mean is
      * caught); the datasets carry Fletcher-32. */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
-    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t file = h5image_fapl(fapl, im) < 0
+                     ? H5I_INVALID_HID
+                     : H5Fcreate("shardnet-dataset-image", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     char cause[256];
     if (file < 0)
@@ -216,6 +221,8 @@ static int write_file(const char *tmp, const DatasetContents *c)
         rc = write_attributes(file, c);
     if (H5Fclose(file) < 0 && !rc)
         rc = base_error_set("cannot close HDF5 file: %s", h5_cause(cause));
+    if (!rc && (!im->image || !im->size))
+        rc = base_error_set("HDF5 left no file image");
     return rc;
 }
 
@@ -231,26 +238,12 @@ int dataset_write(const char *path, const DatasetContents *c)
     /* Leftovers of a prepare that was killed (never of a live one: those
      * hold their temporary file locked). */
     atomic_clean_stale(dir, slash ? slash + 1 : path, stderr);
-    size_t n = strlen(path) + 16;
-    char *tmp = xmalloc(n);
-    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = atomic_create_locked(tmp);
-    int rc;
-    if (fd < 0) {
-        rc = base_error_set("%s: cannot create a temporary file next to it: %s", path,
-                            strerror(errno));
-    } else {
-        rc = write_file(tmp, c);
-        if (rc)
-            error_in(path);
-        else if (rename(tmp, path))
-            rc = base_error_set("%s: cannot rename %s into place", path, tmp);
-        if (rc)
-            unlink(tmp);
-        close(fd); /* the lock goes with it, after the rename */
-    }
-    free(tmp);
-    return rc;
+    H5Image im = {0};
+    int rc = write_file(&im, c);
+    if (!rc)
+        rc = atomic_write_file(path, im.image, im.size);
+    free(im.image);
+    return rc ? error_in(path) : 0;
 }
 
 /* ---- reader ---------------------------------------------------------- */

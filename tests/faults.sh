@@ -32,6 +32,25 @@ train=(train --data "$dir/d.h5" --epochs 2 --batch 64 --micro-batch 32 --no-eval
 /usr/bin/python3 "$here/malformed_gen.py" "$dir/gen" idx >/dev/null || { fail generator; finish; exit; }
 "$bin" prepare --from "$dir/gen/good" --out "$dir/d.h5" >/dev/null || { fail prepare; finish; exit; }
 
+# prepare onto a full disk: the errno text, nothing left behind.
+if is_root; then
+  mkdir -p "$dir/small"
+  if mount -t tmpfs -o size=100k tmpfs "$dir/small"; then
+    "$bin" prepare --from "$dir/gen/good" --out "$dir/small/d.h5" >"$dir/full.out" 2>"$dir/full.err"
+    rc=$?
+    if [[ $rc -eq 1 ]] && grep -q 'No space left on device' "$dir/full.err" && [[ -z $(ls -A "$dir/small") ]]; then
+      pass "prepare on a full disk: 'No space left on device', nothing left"
+    else
+      fail "prepare on a full disk: exit $rc, left: $(ls -A "$dir/small")"; show full 5
+    fi
+    umount "$dir/small"
+  else
+    fail "cannot mount a tmpfs"
+  fi
+else
+  skip "prepare on a full disk (needs root)"
+fi
+
 for P in 1 2; do
   "${mpirun[@]}" -np $P "$bin" "${train[@]}" --ckpt-dir "$dir/ref$P" >"$dir/ref$P.out" 2>"$dir/ref$P.err"
   ref=$(final_hash ref$P)
