@@ -9,7 +9,10 @@
  *   /state            group whose attributes are the fields of TrainState,
  *                     plus `param_digest`: SHA-256 (lowercase hex) of the raw
  *                     little-endian float32 bytes of every /params tensor and
- *                     then every /momentum tensor, in LeNet table order.
+ *                     then every /momentum tensor, in LeNet table order, and
+ *                     (format 2) then of every /state field as text
+ *                     (state_text in ckpt.c).  Format 1 files (tensors only,
+ *                     no dataset_id) are still read.
  *
  * Contract:
  * - io/ touches files only; no MPI.  Which rank writes and how the state
@@ -99,7 +102,8 @@ int ckpt_write(const char *path, const TrainState *st, const float *params,
 /* Reads and verifies path: structure (every dataset of the LeNet table of
  * the stored arch/input/classes, float32, right dims, Fletcher-32 filter),
  * format version, the Fletcher-32 checksum of every chunk, the parameter
- * digest.  On success *params and *momentum are new buffers of *n_params
+ * digest, finite values; a file smaller than the tensors it declares is
+ * refused before anything is allocated.  On success *params and *momentum are new buffers of *n_params
  * floats each (free() them) and *st is filled.  On failure nothing is
  * allocated and *st is unspecified. */
 int ckpt_read(const char *path, TrainState *st, float **params, float **momentum,
