@@ -103,8 +103,8 @@ int ckpt_write(const char *path, const TrainState *st, const float *params,
  * the stored arch/input/classes, float32, right dims, Fletcher-32 filter),
  * format version, the Fletcher-32 checksum of every chunk, the parameter
  * digest, finite values; a file smaller than the tensors it declares is
- * refused before anything is allocated.  On success *params and *momentum are new buffers of *n_params
- * floats each (free() them) and *st is filled.  On failure nothing is
+ * refused before anything is allocated.  On success *params and *momentum
+ * are new buffers of *n_params floats each (free() them) and *st is filled.  On failure nothing is
  * allocated and *st is unspecified. */
 int ckpt_read(const char *path, TrainState *st, float **params, float **momentum,
               size_t *n_params);
