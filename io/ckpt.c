@@ -1,15 +1,14 @@
 /* ckpt.c - write, read and verify one HDF5 checkpoint; see ckpt.h for the
  * layout and the contract.
  *
- * Writing: HDF5 writes the file into memory (a scratch file in /dev/shm,
- * unlinked once closed), and atomic_write_file() puts those bytes on disk
+ * Writing: HDF5 builds the file in memory (h5image.h), and
+ * atomic_write_file() puts those bytes on disk
  * with plain write() (temp file, fsync, rename, directory fsync).  HDF5
  * never does I/O on the target filesystem: a full disk or an I/O error is
  * an exact errno from our own calls, and cannot leave HDF5 with a file it
  * failed to close (in 1.10.8 such a file crashes the library's exit
- * handler).  The core driver's H5Fget_file_image would avoid /dev/shm but
- * gives images whose metadata checksums fail (1.10.8, v2 superblock).  The file format is pinned to
- * HDF5 1.8 structures (H5F_LIBVER_V18): object headers, and with them every
+ * handler; a full /dev/shm, where the image used to be staged, did the
+ * same).  The file format is pinned to HDF5 1.8 structures (H5F_LIBVER_V18): object headers, and with them every
  * attribute of /state, then carry HDF5's own metadata checksums in addition
  * to Fletcher-32 on the datasets, and 1.8+ tools can read the files.
  *
@@ -25,6 +24,7 @@
 #include "checksum.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -38,6 +38,7 @@
 
 #include "atomic.h"
 #include "base.h"
+#include "h5image.h"
 #include "shardnet_version.h"
 
 /* The digest is defined over little-endian float32 bytes; on this host the
@@ -133,9 +134,35 @@ size_t ckpt_size_estimate(const TrainState *st)
 
 /* ---- digest ------------------------------------------------------------- */
 
-/* SHA-256 of params then momentum, tensor by tensor in table order. */
-static int digest_hex(const LeNet *m, const float *params, const float *momentum,
-                      char hex[DIGEST_HEX])
+/* Every field of /state except the digest itself, as text with exact
+ * (hex) doubles: the part of a format-2 digest that covers the state. */
+static void state_text(const TrainState *st, char *out, size_t n)
+{
+    const CkptSchedule *s = &st->sched;
+    int len = snprintf(out, n,
+                       "format %d version %s step %llu epoch %llu in_epoch %llu seed %llu "
+                       "batch %lld micro %lld world %d arch %s input %lld %lld %lld classes %lld "
+                       "schedule %s lr %a momentum %a wd %a warmup %lld step_size %lld gamma %a "
+                       "total %lld dataset %s config %s",
+                       (int)st->format_version, st->shardnet_version, (unsigned long long)st->step,
+                       (unsigned long long)st->epoch, (unsigned long long)st->step_in_epoch,
+                       (unsigned long long)st->seed, (long long)st->global_batch,
+                       (long long)st->micro_batch, (int)st->world_size,
+                       lenet_arch_name(st->arch), (long long)st->input_c, (long long)st->input_h,
+                       (long long)st->input_w, (long long)st->num_classes, s->name, s->lr,
+                       s->momentum, s->weight_decay, (long long)s->warmup,
+                       (long long)s->step_size, s->gamma, (long long)s->total_steps,
+                       st->dataset_id, st->config);
+    for (int64_t k = 0; k < st->num_classes && len > 0 && (size_t)len < n; k++)
+        len += snprintf(out + len, n - (size_t)len, " class %s", st->class_names[k]);
+    for (int64_t c = 0; c < st->input_c && len > 0 && (size_t)len < n; c++)
+        len += snprintf(out + len, n - (size_t)len, " norm %a %a", st->mean[c], st->std[c]);
+}
+
+/* SHA-256 of params then momentum, tensor by tensor in table order, and
+ * (format 2; st NULL for format 1) then the state's text. */
+static int digest_hex(const LeNet *m, const TrainState *st, const float *params,
+                      const float *momentum, char hex[DIGEST_HEX])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -146,6 +173,13 @@ static int digest_hex(const LeNet *m, const float *params, const float *momentum
         for (int t = 0; t < LENET_TENSORS && ok; t++)
             ok = EVP_DigestUpdate(ctx, bufs[g] + m->tensors[t].offset,
                                   m->tensors[t].count * sizeof(float));
+    if (st && ok) {
+        size_t n = CKPT_CONFIG_LEN + CKPT_MAX_CLASSES * (CKPT_CLASS_LEN + 8) + 4096;
+        char *text = xmalloc(n);
+        state_text(st, text, n);
+        ok = EVP_DigestUpdate(ctx, text, strlen(text));
+        free(text);
+    }
     ok = ok && EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
     EVP_MD_CTX_free(ctx);
     if (!ok)
@@ -239,6 +273,7 @@ static int put_state(hid_t g, const TrainState *st, const char *digest)
     rc |= put_f64(g, "gamma", &s->gamma, 0);
     rc |= put_i64(g, "total_steps", &s->total_steps, 0);
     rc |= put_str(g, "config", st->config, 0, 0);
+    rc |= put_str(g, "dataset_id", st->dataset_id, 0, 0);
     rc |= put_str(g, "param_digest", digest, 0, 0);
     return rc ? -1 : 0;
 }
@@ -278,85 +313,45 @@ static int put_tensors(hid_t f, const char *group, const LeNet *m, const float *
     return rc;
 }
 
-/* HDF5 puts errno text into its message ("..., error message = 'No space
- * left on device', ..."); keep just that when it is there. */
-static const char *io_cause(char cause[256])
-{
-    h5_cause(cause);
-    const char *key = "error message = '";
-    char *p = strstr(cause, key);
-    if (p) {
-        p += strlen(key);
-        size_t len = strcspn(p, "'");
-        memmove(cause, p, len);
-        cause[len] = '\0';
-    }
-    return cause;
-}
-
-/* Writes the whole checkpoint as HDF5 file tmp (the scratch file) and
- * closes it. */
-static int write_h5(const char *tmp, const TrainState *st, const LeNet *m, const float *params,
-                    const float *momentum)
+/* Builds the whole checkpoint as an HDF5 file in memory (the core driver,
+ * no backing store) and closes it; *im receives its bytes. */
+static int build_image(const TrainState *st, const LeNet *m, const float *params,
+                       const float *momentum, H5Image *im)
 {
     char digest[DIGEST_HEX], cause[256];
-    if (digest_hex(m, params, momentum, digest) < 0)
+    if (digest_hex(m, st, params, momentum, digest) < 0)
         return -1;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     hid_t f = -1, g = -1;
     const char *step = "create";
-    int rc = fapl < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0 ? -1 : 0;
+    int rc = fapl < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0 ||
+                     h5image_fapl(fapl, im) < 0
+                 ? -1
+                 : 0;
     if (rc == 0)
-        rc = (f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0 ? -1 : 0;
+        rc = (f = H5Fcreate("shardnet-ckpt-image", H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0 ? -1
+                                                                                        : 0;
     if (rc == 0) {
-        step = "write tensors to";
+        step = "write tensors of";
         rc = put_tensors(f, groups[0], m, params) | put_tensors(f, groups[1], m, momentum);
     }
     if (rc == 0) {
-        step = "write /state to";
+        step = "write /state of";
         rc = (g = H5Gcreate2(f, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ? -1 : 0;
     }
     if (rc == 0)
         rc = put_state(g, st, digest);
     if (g >= 0)
         H5Gclose(g);
-    if (rc == 0) {
-        step = "flush";
-        rc = H5Fflush(f, H5F_SCOPE_LOCAL) < 0 ? -1 : 0;
-    }
     if (rc < 0)
-        base_error_set("HDF5 could not %s the scratch file %s: %s", step, tmp, io_cause(cause));
+        base_error_set("HDF5 could not %s the in-memory checkpoint: %s", step, h5_cause(cause));
     if (f >= 0 && H5Fclose(f) < 0 && rc == 0)
-        rc = base_error_set("HDF5 could not close the scratch file %s: %s", tmp, io_cause(cause));
+        rc = base_error_set("HDF5 could not close the in-memory checkpoint: %s", h5_cause(cause));
     if (fapl >= 0)
         H5Pclose(fapl);
+    if (rc == 0 && (!im->image || im->size == 0))
+        rc = base_error_set("HDF5 left no in-memory checkpoint image");
     return rc;
-}
-
-/* The checkpoint as bytes: HDF5 writes a scratch file in /dev/shm (memory;
- * HDF5 needs a real path, so no memfd), which is unlinked at once and
- * mapped through the descriptor kept open. */
-static int build_image(const TrainState *st, const LeNet *m, const float *params,
-                       const float *momentum, int *fd, void **image, size_t *size)
-{
-    char name[64] = "/dev/shm/shardnet-ckpt.XXXXXX";
-    struct stat sb;
-    *fd = mkostemp(name, O_CLOEXEC);
-    if (*fd < 0)
-        return base_error_set("cannot create scratch file in /dev/shm: %s", strerror(errno));
-    int rc = write_h5(name, st, m, params, momentum);
-    unlink(name);
-    if (rc < 0)
-        return -1;
-    if (fstat(*fd, &sb) < 0 || sb.st_size <= 0)
-        return base_error_set("in-memory checkpoint is empty: %s", strerror(errno));
-    *size = (size_t)sb.st_size;
-    *image = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, *fd, 0);
-    if (*image == MAP_FAILED) {
-        *image = NULL;
-        return base_error_set("cannot map the in-memory checkpoint: %s", strerror(errno));
-    }
-    return 0;
 }
 
 int ckpt_write(const char *path, const TrainState *st, const float *params,
@@ -373,16 +368,18 @@ int ckpt_write(const char *path, const TrainState *st, const float *params,
         return base_error_set("cannot write checkpoint '%s': %zu parameters given, the %s LeNet "
                               "for this input has %zu", path, n_params,
                               lenet_arch_name(st->arch), m.n_params);
-    int fd = -1;
-    void *image = NULL;
-    size_t size = 0;
-    int rc = build_image(st, &m, params, momentum, &fd, &image, &size);
+    /* What the file will say: this format and this shardnet's version. */
+    TrainState *w = xmalloc(sizeof *w);
+    *w = *st;
+    w->format_version = CKPT_FORMAT_VERSION;
+    snprintf(w->shardnet_version, sizeof w->shardnet_version, "%s", SHARDNET_VERSION);
+    w->dataset_id[CKPT_DATASET_ID_LEN - 1] = '\0';
+    H5Image im = {0};
+    int rc = build_image(w, &m, params, momentum, &im);
+    free(w);
     if (rc == 0)
-        rc = atomic_write_file(path, image, size);
-    if (image)
-        munmap(image, size);
-    if (fd >= 0)
-        close(fd);
+        rc = atomic_write_file(path, im.image, im.size);
+    free(im.image);
     if (rc < 0) {
         snprintf(why, sizeof why, "%s", base_error());
         return base_error_set("cannot write checkpoint '%s': %s", path, why);
@@ -411,15 +408,33 @@ static int rd_error(const Reader *r, const char *fmt, ...)
     return base_error_set("checkpoint '%s': %s", r->path, msg);
 }
 
+/* An HDF5 call failed on what should be there: report a metadata checksum
+ * failure as such (a byte flip in the file), anything else with HDF5's
+ * innermost message. */
+static int h5_damaged(const Reader *r, const char *what)
+{
+    char cause[256];
+    h5_cause(cause);
+    if (is_checksum_cause(cause))
+        return rd_error(r, "checksum error in the HDF5 metadata of %s (%s): the file is damaged",
+                        what, cause);
+    return rd_error(r, "cannot read %s: damaged file (%s)", what, cause);
+}
+
 /* Opens attribute name of loc (called where in messages), checks its class
  * and element count (n = 0: scalar). */
 static hid_t attr_get_at(const Reader *r, hid_t loc, const char *where, const char *name,
                          H5T_class_t cls, hsize_t n)
 {
     htri_t exists = H5Aexists(loc, name);
-    if (exists <= 0)
+    if (exists == 0)
         return rd_error(r, "attribute %s/%s is missing", where, name);
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t a = exists < 0 ? -1 : H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0) {
+        char what[160];
+        snprintf(what, sizeof what, "attribute %s/%s", where, name);
+        return h5_damaged(r, what);
+    }
     hid_t type = a < 0 ? -1 : H5Aget_type(a);
     hid_t space = a < 0 ? -1 : H5Aget_space(a);
     int ok = type >= 0 && space >= 0 && H5Tget_class(type) == cls;
@@ -437,9 +452,12 @@ static hid_t attr_get_at(const Reader *r, hid_t loc, const char *where, const ch
     if (!ok) {
         if (a >= 0)
             H5Aclose(a);
-        return rd_error(r, "attribute %s/%s has the wrong type or size (want %s%s%llu)",
-                        where, name, cls == H5T_STRING ? "string" : cls == H5T_FLOAT ? "float" : "integer",
-                        n ? " x " : "", n ? (unsigned long long)n : 0ULL);
+        char count[32] = "a scalar";
+        if (n)
+            snprintf(count, sizeof count, "%llu values", (unsigned long long)n);
+        return rd_error(r, "attribute %s/%s has the wrong type or size (want %s, %s)", where,
+                        name, cls == H5T_STRING ? "string" : cls == H5T_FLOAT ? "float" : "integer",
+                        count);
     }
     return a;
 }
@@ -531,9 +549,9 @@ static int read_version(const Reader *r, TrainState *st)
     H5Aclose(a);
     if (rc < 0)
         return rd_error(r, "attribute /state/format_version is unreadable");
-    if (v != CKPT_FORMAT_VERSION)
-        return rd_error(r, "attribute /state/format_version is %lld; this shardnet reads format %d",
-                        (long long)v, CKPT_FORMAT_VERSION);
+    if (v != 1 && v != CKPT_FORMAT_VERSION)
+        return rd_error(r, "attribute /state/format_version is %lld; this shardnet reads "
+                           "formats 1 and %d", (long long)v, CKPT_FORMAT_VERSION);
     st->format_version = (int32_t)v;
     return get_str(r, "shardnet_version", st->shardnet_version, 0, CKPT_VERSION_LEN);
 }
@@ -571,6 +589,8 @@ static int read_state(const Reader *r, TrainState *st)
         get_f64(r, "gamma", &s->gamma, 0) < 0 || get_i64(r, "total_steps", &s->total_steps, 0) < 0 ||
         get_str(r, "config", st->config, 0, CKPT_CONFIG_LEN) < 0)
         return -1;
+    if (st->format_version >= 2)
+        return get_str(r, "dataset_id", st->dataset_id, 0, CKPT_DATASET_ID_LEN);
     return 0;
 }
 
@@ -592,11 +612,17 @@ static hid_t open_tensor(const Reader *r, const char *group, const TensorView *v
     snprintf(name, sizeof name, "/%s/%s", group, v->name);
     char gpath[64];
     snprintf(gpath, sizeof gpath, "/%s", group);
-    if (H5Lexists(r->file, gpath, H5P_DEFAULT) <= 0 || H5Lexists(r->file, name, H5P_DEFAULT) <= 0)
+    htri_t has = H5Lexists(r->file, gpath, H5P_DEFAULT);
+    if (has > 0)
+        has = H5Lexists(r->file, name, H5P_DEFAULT);
+    if (has < 0)
+        return h5_damaged(r, name);
+    if (has == 0)
         return rd_error(r, "dataset %s is missing", name);
     hid_t ds = H5Dopen2(r->file, name, H5P_DEFAULT);
     if (ds < 0)
-        return rd_error(r, "%s is not a dataset", name);
+        return is_checksum_cause(h5_cause((char[256]){0})) ? h5_damaged(r, name)
+                                                             : rd_error(r, "%s is not a dataset", name);
     hid_t type = H5Dget_type(ds), space = H5Dget_space(ds), dcpl = H5Dget_create_plist(ds);
     hsize_t dims[H5S_MAX_RANK] = {0}, wdims[4];
     int nd = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
@@ -681,23 +707,59 @@ static int read_tensors(const Reader *r, const char *group, const LeNet *m, floa
     return 0;
 }
 
-static int check_digest(const Reader *r, const LeNet *m, const float *params,
-                        const float *momentum)
+static int check_digest(const Reader *r, const LeNet *m, const TrainState *st,
+                        const float *params, const float *momentum)
 {
     char stored[DIGEST_HEX], computed[DIGEST_HEX];
+    int with_state = st->format_version >= 2;
     if (get_str(r, "param_digest", stored, 0, sizeof stored) < 0)
         return -1;
-    if (digest_hex(m, params, momentum, computed) < 0)
+    if (digest_hex(m, with_state ? st : NULL, params, momentum, computed) < 0)
         return -1;
     if (strcmp(stored, computed))
-        return rd_error(r, "attribute /state/param_digest does not match the data "
-                           "(stored %.16s..., computed %.16s...)", stored, computed);
+        return rd_error(r, "checksum error: attribute /state/param_digest does not match the "
+                           "%s (stored %.16s..., computed %.16s...)",
+                        with_state ? "tensors and /state" : "tensors", stored, computed);
     if (r->report) {
         char fingerprint[CHECKSUM_HEX_LEN + 1];
         checksum_params(params, m->n_params, fingerprint);
-        fprintf(r->report, "  param_digest sha256 %s ok\n", computed);
+        fprintf(r->report, "  param_digest sha256 %s ok (%s)\n", computed,
+                with_state ? "tensors and /state" : "tensors only: format 1");
         fprintf(r->report, "  parameters sha256 %s (the fingerprint)\n", fingerprint);
     }
+    return 0;
+}
+
+/* A digest only proves the bytes are the ones written; NaN or Inf weights
+ * would still make every prediction meaningless. */
+static int check_finite(const Reader *r, const LeNet *m, const float *params,
+                        const float *momentum)
+{
+    const float *bufs[2] = {params, momentum};
+    for (int g = 0; g < 2; g++)
+        for (int t = 0; t < LENET_TENSORS; t++) {
+            const TensorView *v = &m->tensors[t];
+            for (size_t i = 0; i < v->count; i++)
+                if (!isfinite(bufs[g][v->offset + i]))
+                    return rd_error(r, "dataset /%s/%s holds a non-finite value (%g) at "
+                                       "element %zu", groups[g], v->name,
+                                    (double)bufs[g][v->offset + i], i);
+        }
+    return 0;
+}
+
+/* The tensors hold 2 x n_params floats: a file smaller than that has a
+ * header that lies about the shapes, and nothing is allocated for it. */
+static int check_file_size(const Reader *r, const LeNet *m)
+{
+    struct stat sb;
+    if (stat(r->path, &sb) < 0)
+        return rd_error(r, "cannot stat: %s", strerror(errno));
+    unsigned long long need = 2ULL * m->n_params * sizeof(float);
+    if ((unsigned long long)sb.st_size < need)
+        return rd_error(r, "its header declares %zu parameters (%llu bytes of tensors) but the "
+                           "file has only %lld bytes: damaged or forged header",
+                        m->n_params, need, (long long)sb.st_size);
     return 0;
 }
 
@@ -706,19 +768,27 @@ static int check_digest(const Reader *r, const LeNet *m, const float *params,
 static int open_file(Reader *r)
 {
     char cause[256];
-    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    int fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
     if (fd < 0)
         return rd_error(r, "cannot open: %s", strerror(errno));
+    struct stat sb;
+    int regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
     close(fd);
+    if (!regular)
+        return rd_error(r, "not a regular file (%s): give a checkpoint file",
+                        S_ISDIR(sb.st_mode) ? "a directory" : "a device, FIFO or socket");
     htri_t is = H5Fis_hdf5(r->path);
     if (is == 0)
         return rd_error(r, "not an HDF5 file");
     r->file = is < 0 ? -1 : H5Fopen(r->path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (r->file < 0)
         return rd_error(r, "damaged or truncated HDF5 file: %s", h5_cause(cause));
-    if (H5Lexists(r->file, "/state", H5P_DEFAULT) <= 0 ||
-        (r->state = H5Gopen2(r->file, "/state", H5P_DEFAULT)) < 0)
-        return rd_error(r, "group /state is missing: not a shardnet checkpoint");
+    htri_t has = H5Lexists(r->file, "/state", H5P_DEFAULT);
+    if (has < 0)
+        return h5_damaged(r, "the root group");
+    if (has == 0 || (r->state = H5Gopen2(r->file, "/state", H5P_DEFAULT)) < 0)
+        return has == 0 ? rd_error(r, "group /state is missing: not a shardnet checkpoint")
+                        : h5_damaged(r, "group /state");
     return 0;
 }
 
@@ -758,6 +828,8 @@ static int load(const char *path, TrainState *st, float **params, float **moment
     }
     if (rc == 0)
         rc = check_tensors(&r, &m);
+    if (rc == 0)
+        rc = check_file_size(&r, &m);
     if (rc == 0) {
         p = xaligned(m.n_params * sizeof(float));
         mo = xaligned(m.n_params * sizeof(float));
@@ -766,7 +838,9 @@ static int load(const char *path, TrainState *st, float **params, float **moment
     if (rc == 0)
         rc = read_tensors(&r, groups[1], &m, mo);
     if (rc == 0)
-        rc = check_digest(&r, &m, p, mo);
+        rc = check_finite(&r, &m, p, mo);
+    if (rc == 0)
+        rc = check_digest(&r, &m, st, p, mo);
     if (r.state >= 0)
         H5Gclose(r.state);
     if (r.file >= 0)

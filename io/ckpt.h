@@ -9,7 +9,10 @@
  *   /state            group whose attributes are the fields of TrainState,
  *                     plus `param_digest`: SHA-256 (lowercase hex) of the raw
  *                     little-endian float32 bytes of every /params tensor and
- *                     then every /momentum tensor, in LeNet table order.
+ *                     then every /momentum tensor, in LeNet table order, and
+ *                     (format 2) then of every /state field as text
+ *                     (state_text in ckpt.c).  Format 1 files (tensors only,
+ *                     no dataset_id) are still read.
  *
  * Contract:
  * - io/ touches files only; no MPI.  Which rank writes and how the state
@@ -18,7 +21,7 @@
  *   path and the first bad dataset or attribute on failure.  Nothing here
  *   dies on bad input, and file contents are checked in release builds.
  * - ckpt_write never leaves a partial file under the final name: it writes
- *   a temporary ".<name>.tmp.<pid>" in the same directory, fsyncs it,
+ *   a temporary ".<name>.tmp.XXXXXX" (atomic.h) in the same directory, fsyncs it,
  *   renames it over the final name and fsyncs the directory.  On failure
  *   the temporary file is removed and an existing file is left untouched.
  * - HDF5's automatic error printing is switched off (process-wide) by the
@@ -33,14 +36,15 @@
 
 #include "lenet.h"
 
-#define CKPT_FORMAT_VERSION 1
+#define CKPT_FORMAT_VERSION 2 /* 2: the digest covers /state too; 1 is still read */
 #define CKPT_VERSION_LEN 32    /* shardnet version string, with its NUL */
 #define CKPT_SCHED_LEN 32      /* schedule name, with its NUL */
-#define CKPT_MAX_CLASSES 256
+#define CKPT_MAX_CLASSES LENET_MAX_CLASSES
 #define CKPT_CLASS_LEN 64      /* one class name, with its NUL */
-#define CKPT_MAX_CHANNELS 16   /* input channels (normalisation mean/std) */
-#define CKPT_MAX_SIDE 65536    /* input height/width accepted from a file */
+#define CKPT_MAX_CHANNELS LENET_MAX_CHANNELS /* input channels (normalisation mean/std) */
+#define CKPT_MAX_SIDE LENET_MAX_SIDE /* input height/width accepted from a file */
 #define CKPT_CONFIG_LEN 8192   /* config text, with its NUL */
+#define CKPT_DATASET_ID_LEN 96 /* dataset identity text, with its NUL */
 
 /* The learning-rate schedule and optimizer constants (the fields of the
  * trainer's Schedule and Config).  The LR of update t (0-based, global) is
@@ -79,6 +83,7 @@ typedef struct {
     double std[CKPT_MAX_CHANNELS];
     CkptSchedule sched;
     char config[CKPT_CONFIG_LEN];   /* free text (e.g. JSON) from the trainer */
+    char dataset_id[CKPT_DATASET_ID_LEN]; /* the training data's identity ("" in format 1) */
 } TrainState;
 
 /* The tensor table for the state's arch, input shape and classes (batch 1).
@@ -97,8 +102,9 @@ int ckpt_write(const char *path, const TrainState *st, const float *params,
 /* Reads and verifies path: structure (every dataset of the LeNet table of
  * the stored arch/input/classes, float32, right dims, Fletcher-32 filter),
  * format version, the Fletcher-32 checksum of every chunk, the parameter
- * digest.  On success *params and *momentum are new buffers of *n_params
- * floats each (free() them) and *st is filled.  On failure nothing is
+ * digest, finite values; a file smaller than the tensors it declares is
+ * refused before anything is allocated.  On success *params and *momentum
+ * are new buffers of *n_params floats each (free() them) and *st is filled.  On failure nothing is
  * allocated and *st is unspecified. */
 int ckpt_read(const char *path, TrainState *st, float **params, float **momentum,
               size_t *n_params);

@@ -208,15 +208,16 @@ int ckpt_check_room(const char *dir, size_t bytes)
     char probe[4096];
     if (make_dirs(dir) < 0)
         return -1;
-    int len = snprintf(probe, sizeof probe, "%s/.probe.tmp.%ld", dir, (long)getpid());
+    int len = snprintf(probe, sizeof probe, "%s/.probe.tmp.XXXXXX", dir);
     if (len < 0 || (size_t)len >= sizeof probe)
         return base_error_set("path too long in '%s'", dir);
-    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = atomic_create_locked(probe);
     if (fd < 0)
         return base_error_set("checkpoint directory '%s' is not writable: %s", dir,
                               strerror(errno));
+    int gone = unlink(probe);
     close(fd);
-    if (unlink(probe) < 0)
+    if (gone < 0)
         return base_error_set("cannot remove probe file '%s': %s", probe, strerror(errno));
     struct statvfs vfs;
     if (statvfs(dir, &vfs) < 0)

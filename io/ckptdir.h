@@ -8,7 +8,8 @@
  *                      sort by step up to 10^8; listing parses the number)
  *   latest             text "ckpt-00001234.h5\n": the last one written,
  *                      replaced atomically (temp + rename + dir fsync)
- *   .<name>.tmp.<pid>  a write in progress or killed; never taken for a
+ *   .<name>.tmp.XXXXXX a write in progress or killed (mkstemp name, locked
+ *                      while written; atomic_clean_stale removes dead ones); never taken for a
  *                      checkpoint, never listed.
  *
  * Contract: files only, no MPI (the trainer calls these on rank 0).  0 on

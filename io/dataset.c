@@ -4,6 +4,7 @@
  * further validation. */
 #include "dataset.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "base.h"
+#include "h5image.h"
+#include "lenet.h"
 
 static const char *const SPLIT_NAME[2] = {"train", "test"};
 /* Chunks of about 1 MiB: large enough for fast sequential reads, small enough
@@ -19,6 +23,47 @@ static const char *const SPLIT_NAME[2] = {"train", "test"};
 #define CHUNK_BYTES ((size_t)1 << 20)
 
 static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+static herr_t cause_walk(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (n == 0 && e->desc)
+        snprintf(data, 256, "%s", e->desc);
+    return 0;
+}
+
+/* The innermost message of HDF5's error stack, with an errno text HDF5
+ * embeds ("..., error message = 'No space left on device', ...") cut out. */
+static const char *h5_cause(char out[256])
+{
+    out[0] = '\0';
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, cause_walk, out);
+    if (!out[0])
+        snprintf(out, 256, "unknown HDF5 error");
+    const char *key = "error message = '";
+    char *p = strstr(out, key);
+    if (p) {
+        p += strlen(key);
+        size_t len = strcspn(p, "'");
+        memmove(out, p, len);
+        out[len] = '\0';
+    }
+    return out;
+}
+
+static int is_checksum(const char *cause)
+{
+    return strstr(cause, "Fletcher32") || strstr(cause, "checksum");
+}
+
+/* An HDF5 call on what should be there failed: a checksum failure (a
+ * damaged file) is said as such. */
+static int damaged(const char *what)
+{
+    char cause[256];
+    h5_cause(cause);
+    return base_error_set("%s: %s (%s): the file is damaged; run shardnet prepare again", what,
+                          is_checksum(cause) ? "checksum error" : "unreadable", cause);
+}
 
 /* Prefixes the current base_error() with the file name. */
 static int error_in(const char *path)
@@ -59,7 +104,8 @@ static int write_scalar(hid_t loc, const char *name, hid_t file_type, hid_t mem_
     herr_t rc = attr < 0 ? -1 : H5Awrite(attr, mem_type, value);
     close_id(&attr, H5Aclose);
     close_id(&space, H5Sclose);
-    return rc < 0 ? base_error_set("cannot write attribute %s", name) : 0;
+    char cause[256];
+    return rc < 0 ? base_error_set("cannot write attribute %s: %s", name, h5_cause(cause)) : 0;
 }
 
 static int write_strings(hid_t loc, const char *name, const char *const *s, int n)
@@ -74,7 +120,8 @@ static int write_strings(hid_t loc, const char *name, const char *const *s, int 
     close_id(&attr, H5Aclose);
     close_id(&space, H5Sclose);
     close_id(&type, H5Tclose);
-    return rc < 0 ? base_error_set("cannot write attribute %s", name) : 0;
+    char cause[256];
+    return rc < 0 ? base_error_set("cannot write attribute %s: %s", name, h5_cause(cause)) : 0;
 }
 
 static int write_array(hid_t group, const char *name, int rank, const hsize_t *dims,
@@ -85,12 +132,14 @@ static int write_array(hid_t group, const char *name, int rank, const hsize_t *d
     H5Pset_chunk(dcpl, rank, chunk);
     if (deflate)
         H5Pset_deflate(dcpl, (unsigned)deflate);
+    H5Pset_fletcher32(dcpl); /* every chunk read is verified */
     hid_t dset = H5Dcreate2(group, name, H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     herr_t rc = dset < 0 ? -1 : H5Dwrite(dset, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
     close_id(&dset, H5Dclose);
     close_id(&dcpl, H5Pclose);
     close_id(&space, H5Sclose);
-    return rc < 0 ? base_error_set("cannot write dataset %s", name) : 0;
+    char cause[256];
+    return rc < 0 ? base_error_set("cannot write dataset %s: %s", name, h5_cause(cause)) : 0;
 }
 
 static int write_split(hid_t file, const char *name, const DatasetArrays *a,
@@ -149,18 +198,31 @@ static int write_attributes(hid_t file, const DatasetContents *c)
     return 0;
 }
 
-static int write_file(const char *tmp, const DatasetContents *c)
+/* Builds the whole file in memory (h5image.h: HDF5 never writes to the
+ * target filesystem, whose full disk crashed HDF5's exit handler). */
+static int write_file(H5Image *im, const DatasetContents *c)
 {
-    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* HDF5 1.8 structures: object headers, and with them the attributes,
+     * carry HDF5's metadata checksums (a flipped byte of pixel_mean is
+     * caught); the datasets carry Fletcher-32. */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
+    hid_t file = h5image_fapl(fapl, im) < 0
+                     ? H5I_INVALID_HID
+                     : H5Fcreate("shardnet-dataset-image", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    char cause[256];
     if (file < 0)
-        return base_error_set("cannot create HDF5 file");
+        return base_error_set("cannot create HDF5 file: %s", h5_cause(cause));
     int rc = write_split(file, "train", &c->train, c);
     if (!rc)
         rc = write_split(file, "test", &c->test, c);
     if (!rc)
         rc = write_attributes(file, c);
     if (H5Fclose(file) < 0 && !rc)
-        rc = base_error_set("cannot close HDF5 file");
+        rc = base_error_set("cannot close HDF5 file: %s", h5_cause(cause));
+    if (!rc && (!im->image || !im->size))
+        rc = base_error_set("HDF5 left no file image");
     return rc;
 }
 
@@ -169,26 +231,19 @@ int dataset_write(const char *path, const DatasetContents *c)
     quiet_hdf5();
     if (check_contents(c))
         return error_in(path);
-    size_t n = strlen(path) + 16;
-    char *tmp = xmalloc(n);
-    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    int rc;
-    if (fd < 0) {
-        rc = base_error_set("%s: cannot create a temporary file next to it", path);
-    } else {
-        fchmod(fd, 0644);
-        close(fd);
-        rc = write_file(tmp, c);
-        if (rc)
-            error_in(path);
-        else if (rename(tmp, path))
-            rc = base_error_set("%s: cannot rename %s into place", path, tmp);
-        if (rc)
-            unlink(tmp);
-    }
-    free(tmp);
-    return rc;
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (atomic_dirname(path, dir, sizeof dir) < 0)
+        return error_in(path);
+    /* Leftovers of a prepare that was killed (never of a live one: those
+     * hold their temporary file locked). */
+    atomic_clean_stale(dir, slash ? slash + 1 : path, stderr);
+    H5Image im = {0};
+    int rc = write_file(&im, c);
+    if (!rc)
+        rc = atomic_write_file(path, im.image, im.size);
+    free(im.image);
+    return rc ? error_in(path) : 0;
 }
 
 /* ---- reader ---------------------------------------------------------- */
@@ -211,13 +266,21 @@ static int check_uint8(hid_t dset, const char *name)
 /* Opens NAME, checks uint8 and rank; dims receives the extents. */
 static hid_t open_array(hid_t file, const char *name, int rank, hsize_t *dims)
 {
-    if (H5Lexists(file, name, H5P_DEFAULT) <= 0) {
-        base_error_set("%s: missing dataset", name);
+    htri_t has = H5Lexists(file, name, H5P_DEFAULT);
+    if (has <= 0) {
+        if (has < 0)
+            damaged(name);
+        else
+            base_error_set("%s: missing dataset", name);
         return H5I_INVALID_HID;
     }
     hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
     if (dset < 0) {
-        base_error_set("%s: is not a dataset", name);
+        char cause[256];
+        if (is_checksum(h5_cause(cause)))
+            damaged(name);
+        else
+            base_error_set("%s: is not a dataset", name);
         return H5I_INVALID_HID;
     }
     hid_t space = H5Dget_space(dset);
@@ -231,6 +294,19 @@ static hid_t open_array(hid_t file, const char *name, int rank, hsize_t *dims)
         return H5I_INVALID_HID;
     }
     return dset;
+}
+
+static int has_fletcher32(hid_t dset)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    unsigned flags;
+    size_t nelm = 0;
+    int ok = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED &&
+             H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &nelm, NULL, 0, NULL,
+                                  NULL) >= 0;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    return ok;
 }
 
 static size_t chunk_rows(hid_t dset, size_t count)
@@ -250,6 +326,15 @@ static int check_shape(Dataset *ds, const char *name, const hsize_t *dims, int f
         return base_error_set("%s: dims (%llu, %llu, %llu, %llu) contain a zero", name,
                               (unsigned long long)dims[0], (unsigned long long)dims[1],
                               (unsigned long long)dims[2], (unsigned long long)dims[3]);
+    /* Before any product of them is formed: LeNet's limits, and sample
+     * indices that fit the loader's 32-bit permutation. */
+    if (dims[0] > UINT32_MAX || dims[1] > LENET_MAX_CHANNELS || dims[2] > LENET_MAX_SIDE ||
+        dims[3] > LENET_MAX_SIDE)
+        return base_error_set("%s: dims (%llu, %llu, %llu, %llu) are outside what shardnet "
+                              "handles: at most %u samples, %d channels, %dx%d pixels", name,
+                              (unsigned long long)dims[0], (unsigned long long)dims[1],
+                              (unsigned long long)dims[2], (unsigned long long)dims[3],
+                              UINT32_MAX, LENET_MAX_CHANNELS, LENET_MAX_SIDE, LENET_MAX_SIDE);
     if (first) {
         ds->channels = dims[1];
         ds->height = dims[2];
@@ -270,7 +355,10 @@ static int open_split(Dataset *ds, int s)
     hsize_t idims[4], ldims[1];
     snprintf(images, sizeof images, "/%s/images", SPLIT_NAME[s]);
     snprintf(labels, sizeof labels, "/%s/labels", SPLIT_NAME[s]);
-    if (H5Lexists(ds->file, SPLIT_NAME[s], H5P_DEFAULT) <= 0)
+    htri_t has = H5Lexists(ds->file, SPLIT_NAME[s], H5P_DEFAULT);
+    if (has < 0)
+        return damaged(images);
+    if (has == 0)
         return base_error_set("/%s: missing group (datasets %s and %s)", SPLIT_NAME[s], images,
                               labels);
     ds->images[s] = open_array(ds->file, images, 4, idims);
@@ -282,6 +370,10 @@ static int open_split(Dataset *ds, int s)
     if (ldims[0] != idims[0])
         return base_error_set("%s has %llu samples but %s has %llu", images,
                               (unsigned long long)idims[0], labels, (unsigned long long)ldims[0]);
+    if (!has_fletcher32(ds->images[s]) || !has_fletcher32(ds->labels[s]))
+        return base_error_set("%s or %s has no Fletcher-32 checksums: written by another "
+                              "program; run shardnet prepare to make a checked file", images,
+                              labels);
     ds->count[s] = idims[0];
     ds->chunk[s] = chunk_rows(ds->images[s], ds->count[s]);
     return 0;
@@ -289,11 +381,18 @@ static int open_split(Dataset *ds, int s)
 
 static hid_t open_attr(hid_t file, const char *name, H5T_class_t cls, hssize_t npoints)
 {
-    if (H5Aexists(file, name) <= 0) {
+    htri_t has = H5Aexists(file, name);
+    hid_t attr = has > 0 ? H5Aopen(file, name, H5P_DEFAULT) : H5I_INVALID_HID;
+    if (has == 0) {
         base_error_set("attribute %s: missing", name);
         return H5I_INVALID_HID;
     }
-    hid_t attr = H5Aopen(file, name, H5P_DEFAULT);
+    if (attr < 0) {
+        char what[96];
+        snprintf(what, sizeof what, "attribute %s", name);
+        damaged(what);
+        return H5I_INVALID_HID;
+    }
     hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
     int ok_class = H5Tget_class(type) == cls;
     hssize_t got = H5Sget_simple_extent_npoints(space);
@@ -347,6 +446,10 @@ static int read_attributes(Dataset *ds)
     hid_t f = ds->file;
     if (read_scalar(f, "format_version", H5T_INTEGER, H5T_NATIVE_INT, &ds->format_version))
         return -1;
+    if (ds->format_version == 1)
+        return base_error_set("attribute format_version: 1, a file without checksums written by "
+                              "an older shardnet; run shardnet prepare again (version %d)",
+                              DATASET_FORMAT_VERSION);
     if (ds->format_version != DATASET_FORMAT_VERSION)
         return base_error_set("attribute format_version: %d, this program reads version %d",
                               ds->format_version, DATASET_FORMAT_VERSION);
@@ -392,6 +495,12 @@ int dataset_open(Dataset *ds, const char *path)
                     .images = {H5I_INVALID_HID, H5I_INVALID_HID},
                     .labels = {H5I_INVALID_HID, H5I_INVALID_HID}};
     quiet_hdf5();
+    struct stat sb;
+    if (stat(path, &sb) < 0)
+        return base_error_set("%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) /* HDF5 would block on a FIFO, read /dev/zero forever */
+        return base_error_set("%s: not a regular file (a directory, device or FIFO): give the "
+                              "dataset file made by shardnet prepare", path);
     if (H5Fis_hdf5(path) <= 0)
         return base_error_set("%s: cannot open, or not an HDF5 file", path);
     ds->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -432,7 +541,7 @@ void dataset_free(Dataset *ds)
 
 /* Rows [first, first+count) of an opened (N, ...) dataset with rank dims. */
 static int read_rows(hid_t dset, int rank, const hsize_t *shape, size_t first, size_t count,
-                     void *dst)
+                     void *dst, char cause[256])
 {
     hsize_t start[4] = {first, 0, 0, 0}, dims[4] = {count, 0, 0, 0};
     for (int d = 1; d < rank; d++)
@@ -442,6 +551,8 @@ static int read_rows(hid_t dset, int rank, const hsize_t *shape, size_t first, s
     herr_t rc = H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, dims, NULL);
     if (rc >= 0)
         rc = H5Dread(dset, H5T_NATIVE_UINT8, mem_space, file_space, H5P_DEFAULT, dst);
+    if (rc < 0)
+        h5_cause(cause); /* before the next call clears HDF5's error stack */
     H5Sclose(mem_space);
     H5Sclose(file_space);
     return rc < 0 ? -1 : 0;
@@ -456,12 +567,17 @@ int dataset_read_range(const Dataset *ds, DatasetSplit split, size_t first, size
     if (!count)
         return 0;
     hsize_t shape[4] = {0, ds->channels, ds->height, ds->width};
-    if (images && read_rows(ds->images[split], 4, shape, first, count, images))
-        return base_error_set("/%s/images: read of samples [%zu, %zu) failed", SPLIT_NAME[split],
-                              first, first + count);
-    if (labels && read_rows(ds->labels[split], 1, shape, first, count, labels))
-        return base_error_set("/%s/labels: read of samples [%zu, %zu) failed", SPLIT_NAME[split],
-                              first, first + count);
+    char cause[256];
+    if (images && read_rows(ds->images[split], 4, shape, first, count, images, cause))
+        return base_error_set("/%s/images: read of samples [%zu, %zu) failed: %s%s",
+                              SPLIT_NAME[split], first, first + count,
+                              is_checksum(cause) ? "checksum error, the file is "
+                                                             "damaged: " : "", cause);
+    if (labels && read_rows(ds->labels[split], 1, shape, first, count, labels, cause))
+        return base_error_set("/%s/labels: read of samples [%zu, %zu) failed: %s%s",
+                              SPLIT_NAME[split], first, first + count,
+                              is_checksum(cause) ? "checksum error, the file is "
+                                                             "damaged: " : "", cause);
     return 0;
 }
 

@@ -16,9 +16,10 @@
  *     pixel_mean      float64 scalar: mean of x/255 over all training pixels
  *     pixel_std       float64 scalar: population std of x/255, same pixels
  *
- * dataset_write creates PATH.tmp.XXXXXX in the target directory and renames
- * it to PATH only when everything is written and closed; on any failure the
- * temporary file is removed, so PATH is either complete or untouched.
+ * dataset_write builds the file in memory (h5image.h) and writes it with
+ * atomic_write_file (".NAME.tmp.XXXXXX" in the target directory, renamed to
+ * PATH when complete); on any failure the temporary file is removed, so
+ * PATH is either complete or untouched.
  *
  * dataset_open validates the layout (datasets present, uint8, ranks and dims,
  * equal counts, labels < num_classes, attributes, format version); each error
@@ -34,7 +35,7 @@
 
 #include <hdf5.h>
 
-#define DATASET_FORMAT_VERSION 1
+#define DATASET_FORMAT_VERSION 2 /* 2: Fletcher-32 on every dataset, checksummed headers */
 #define DATASET_MAX_CLASSES 256
 
 typedef enum { DATASET_TRAIN = 0, DATASET_TEST = 1 } DatasetSplit;

@@ -28,8 +28,13 @@ typedef struct {
     uint8_t *data;    /* (N) or (N, rows, cols), owned */
 } Idx;
 
-/* Reads an images file (ndim 3) or a labels file (ndim 1). */
+/* Reads an images file (ndim 3) or a labels file (ndim 1).  Regular files
+ * only; a gzip file's trailer (CRC-32, length) must match the data. */
 int idx_read(Idx *idx, const char *path, int ndim);
+/* The header only (idx->data stays NULL): dims and count, and for a plain
+ * file its exact size, so that pairs can be compared before any payload is
+ * read. */
+int idx_read_header(Idx *idx, const char *path, int ndim);
 void idx_free(Idx *idx);
 
 /* Labels all < num_classes; the error names the file, the sample and the label. */

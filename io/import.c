@@ -9,6 +9,7 @@
 #include "base.h"
 #include "dataset.h"
 #include "idx.h"
+#include "paths.h"
 
 const char *const IMPORT_FASHION_CLASSES[10] = {
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -50,11 +51,31 @@ int import_make_parent(const char *path)
     return 0;
 }
 
-static int find_and_hash(const ImportConfig *cfg, ImportReport *rep)
+/* Finds the four files and checks their headers against each other before
+ * any payload is read or hashed: a wrong count or a FIFO is reported at
+ * once, not after gigabytes. */
+static int find_and_check(const ImportConfig *cfg, ImportReport *rep)
 {
+    Idx head[IMPORT_NUM_FILES];
     for (int i = 0; i < IMPORT_NUM_FILES; i++)
         if (idx_find(rep->files[i], sizeof rep->files[i], cfg->from, STEMS[i]) ||
-            checksum_sha256_file(rep->files[i], rep->sha256[i]))
+            idx_read_header(&head[i], rep->files[i], i % 2 ? 1 : 3))
+            return -1;
+    for (int i = 0; i < IMPORT_NUM_FILES; i += 2)
+        if (head[i].count != head[i + 1].count)
+            return base_error_set("%s has %zu images but %s has %zu labels", rep->files[i],
+                                  head[i].count, rep->files[i + 1], head[i + 1].count);
+    if (head[0].dims[1] != head[2].dims[1] || head[0].dims[2] != head[2].dims[2])
+        return base_error_set("%s has %zux%zu images but %s has %zux%zu", rep->files[0],
+                              head[0].dims[1], head[0].dims[2], rep->files[2], head[2].dims[1],
+                              head[2].dims[2]);
+    return 0;
+}
+
+static int hash_inputs(ImportReport *rep)
+{
+    for (int i = 0; i < IMPORT_NUM_FILES; i++)
+        if (checksum_sha256_file(rep->files[i], rep->sha256[i]))
             return -1;
     return 0;
 }
@@ -113,13 +134,26 @@ int import_idx(const ImportConfig *cfg, ImportReport *rep)
 {
     *rep = (ImportReport){0};
     const char *const *names = NULL;
-    if (find_and_hash(cfg, rep))
+    if (find_and_check(cfg, rep))
         return -1;
-    choose_classes(cfg, rep, &names);
+    PathRole out = {"--out", cfg->out}, in[IMPORT_NUM_FILES];
+    for (int i = 0; i < IMPORT_NUM_FILES; i++)
+        in[i] = (PathRole){"the input", rep->files[i]};
+    if (paths_check_outputs(&out, 1, in, IMPORT_NUM_FILES) < 0)
+        return -1;
     Idx idx[IMPORT_NUM_FILES] = {{0}};
-    int rc = idx_read_pair(&idx[0], &idx[1], rep->files[0], rep->files[1], rep->num_classes);
+    /* Validate every byte first (labels against the most classes any
+     * naming allows), hash the validated files, then the class count. */
+    int rc = idx_read_pair(&idx[0], &idx[1], rep->files[0], rep->files[1], DATASET_MAX_CLASSES);
     if (!rc)
-        rc = idx_read_pair(&idx[2], &idx[3], rep->files[2], rep->files[3], rep->num_classes);
+        rc = idx_read_pair(&idx[2], &idx[3], rep->files[2], rep->files[3], DATASET_MAX_CLASSES);
+    if (!rc)
+        rc = hash_inputs(rep);
+    if (!rc) {
+        choose_classes(cfg, rep, &names);
+        for (int i = 1; i < IMPORT_NUM_FILES && !rc; i += 2)
+            rc = idx_check_labels(&idx[i], rep->files[i], rep->num_classes);
+    }
     if (!rc)
         rc = check_shapes(&idx[0], &idx[2], rep);
     if (!rc)

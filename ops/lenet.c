@@ -116,8 +116,14 @@ int lenet_describe(LeNet *m, LeNetArch arch, int64_t n, int64_t c, int64_t h, in
     if (n < 1 || c < 1 || h < 1 || w < 1)
         return base_error_set("LeNet: input shape (%lld, %lld, %lld, %lld) must be positive",
                               (long long)n, (long long)c, (long long)h, (long long)w);
-    if (classes < 2)
-        return base_error_set("LeNet: %lld classes; need at least 2", (long long)classes);
+    if (classes < 2 || classes > LENET_MAX_CLASSES)
+        return base_error_set("LeNet: %lld classes; need 2..%d", (long long)classes,
+                              LENET_MAX_CLASSES);
+    if (n > LENET_MAX_BATCH || c > LENET_MAX_CHANNELS || h > LENET_MAX_SIDE || w > LENET_MAX_SIDE)
+        return base_error_set("LeNet: input shape (%lld, %lld, %lld, %lld) is outside the "
+                              "supported batch <= %d, channels <= %d, height and width <= %d",
+                              (long long)n, (long long)c, (long long)h, (long long)w,
+                              LENET_MAX_BATCH, LENET_MAX_CHANNELS, LENET_MAX_SIDE);
     m->arch = arch;
     m->n = n, m->c = c, m->h = h, m->w = w, m->classes = classes;
     int64_t in[4] = {n, c, h, w};

@@ -33,6 +33,13 @@ typedef enum { ARCH_CLASSIC, ARCH_MODERN } LeNetArch;
 
 #define LENET_LAYERS 12
 #define LENET_TENSORS 10
+/* The largest input lenet_describe accepts: beyond these the activations
+ * of even one image need gigabytes, and the shape arithmetic stays far from
+ * overflow (checkpoints and datasets are held to the same limits). */
+#define LENET_MAX_CHANNELS 16
+#define LENET_MAX_SIDE 4096
+#define LENET_MAX_CLASSES 256
+#define LENET_MAX_BATCH 65536
 
 typedef struct {
     const char *name; /* "conv1.weight" */

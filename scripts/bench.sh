@@ -25,7 +25,9 @@ quick=0
 [ "${1:-}" = --quick ] && quick=1
 "$here/scripts/setup.sh" build >/dev/null
 bin=$here/build/trainer/shardnet
-[ -f data/fashion-mnist.h5 ] || "$bin" prepare >/dev/null
+# kept when it is the current format (2: with checksums), else made again
+h5dump -a /format_version data/fashion-mnist.h5 2>/dev/null | grep -q '(0): 2$' ||
+  "$bin" prepare >/dev/null
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # Training runs without --run make runs/<time> in the working directory:

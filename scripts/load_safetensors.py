@@ -106,7 +106,9 @@ def main():
     torch.set_num_threads(1)
     try:
         model, meta, tensors = load(a.model)
-    except (OSError, safetensors_strict.FormatError, RuntimeError, KeyError) as e:
+    except KeyError as e:
+        fail(f"{a.model}: metadata entry {e} is missing")
+    except (OSError, safetensors_strict.FormatError, RuntimeError) as e:
         fail(f"{a.model}: {e}")
     print(f"torch {torch.__version__}: {a.model} loaded with load_state_dict(strict=True) "
           f"into LeNet {meta['shardnet.arch']}")
@@ -131,4 +133,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyError as e:  # metadata a shardnet export always has
+        fail(f"{sys.argv[1] if len(sys.argv) > 1 else ''}: metadata entry {e} is missing")
+    except Exception as e:  # any other malformed input: a FAIL line, never a traceback
+        fail(f"{sys.argv[1] if len(sys.argv) > 1 else ''}: {type(e).__name__}: {e}")

@@ -72,4 +72,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        sys.exit(main(sys.argv))
+    except KeyError as e:  # metadata a shardnet export always has
+        fail(f"{sys.argv[1] if len(sys.argv) > 1 else ''}: metadata entry {e} is missing")
+    except Exception as e:  # any other malformed input: a FAIL line, never a traceback
+        fail(f"{sys.argv[1] if len(sys.argv) > 1 else ''}: {type(e).__name__}: {e}")

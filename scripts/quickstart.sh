@@ -30,7 +30,12 @@ fi
 echo "== summary"
 "$bin" summary
 echo "== prepare"
-[ -f data/fashion-mnist.h5 ] && echo "data/fashion-mnist.h5 exists" || "$bin" prepare
+# An existing file is kept when it is the current format (2: with checksums).
+if h5dump -a /format_version data/fashion-mnist.h5 2>/dev/null | grep -q '(0): 2$'; then
+  echo "data/fashion-mnist.h5 exists"
+else
+  "$bin" prepare
+fi
 echo "== train ($ranks ranks)"
 mpirun "${mpirun_opts[@]}" "$bin" train --run "$run" "$@"
 latest=$run/$(cat "$run/latest")

@@ -34,11 +34,17 @@ class FormatError(Exception):
 
 
 def _no_duplicates(pairs):
-    keys = [k for k, _ in pairs]
-    dup = {k for k in keys if keys.count(k) > 1}
+    out = {}
+    dup = set()
+    for k, v in pairs:  # one pass: 130,000 keys must not take quadratic time
+        if k in out:
+            dup.add(k)
+        out[k] = v
     if dup:
-        raise FormatError(f"duplicate JSON keys {sorted(dup)}")
-    return dict(pairs)
+        shown = sorted(dup)
+        more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+        raise FormatError(f"duplicate JSON keys {shown[:5]}{more}")
+    return out
 
 
 def _is_int(x):
@@ -119,6 +125,9 @@ def main(argv):
         meta, tensors, order = read(argv[1])
     except (OSError, FormatError) as e:
         print(f"safetensors_strict: FAIL: {argv[1]}: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # any other malformed input: a FAIL line, never a traceback
+        print(f"safetensors_strict: FAIL: {argv[1]}: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     for name in order:
         dtype, shape, _ = tensors[name]

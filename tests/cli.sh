@@ -35,8 +35,9 @@ check "summary --help"            0 'usage: shardnet summary' -- "$bin" summary 
 check "summary unknown flag"      2 "unrecognized option '--bogus'" -- "$bin" summary --bogus
 check "summary bad input shape"   2 'four positive integers'  -- "$bin" summary --input 1,2,3
 check "summary bad arch"          2 "unknown architecture 'lenet5'" -- "$bin" summary --arch lenet5
-check "summary too small input"   1 'too small'               -- "$bin" summary --input 1,1,8,8
-check "bench bad batch"           2 'positive integer'        -- "$bin" bench --batch 0
+check "summary too small input"   2 'too small'               -- "$bin" summary --input 1,1,8,8
+check "summary huge input"        2 'outside the supported'   -- "$bin" summary --input 1,1,2147483648,2147483648
+check "bench bad batch"           2 'integer 1..4096'         -- "$bin" bench --batch 0
 check "verify --help"             0 'usage: shardnet verify'  -- "$bin" verify --help
 check "verify unknown flag"       2 "unrecognized option '--bogus'" -- "$bin" verify --bogus
 check "verify needs a file"       2 'no checkpoint given'     -- "$bin" verify

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 
 #include <hdf5.h>
 
+#include "atomic.h"
 #include "base.h"
 #include "ckpt.h"
 #include "ckptdir.h"
@@ -259,7 +261,7 @@ static void test_verify_report(void **state)
     fclose(report);
     if (rc < 0)
         fail_msg("ckpt_verify: %s", base_error());
-    const char *want[] = {"format_version 1", "step 42,", "arch modern, input 1x28x28",
+    const char *want[] = {"format_version 2", "step 42,", "arch modern, input 1x28x28",
                           "/params/conv1.weight", "(6, 1, 5, 5)", "/params/fc3.bias",
                           "/momentum/fc1.weight", "(120, 400)", "fletcher32 ok",
                           "param_digest sha256"};
@@ -443,8 +445,8 @@ static void test_wrong_format_version(void **state)
 {
     (void)state;
     write_sample(g_path, 9);
-    set_state_int(g_path, "format_version", 2);
-    expect_refused(g_path, "/state/format_version is 2", "reads format 1");
+    set_state_int(g_path, "format_version", 3);
+    expect_refused(g_path, "/state/format_version is 3", "reads formats 1 and 2");
 }
 
 static void test_bad_state_attribute(void **state)
@@ -493,6 +495,81 @@ static void test_data_rewritten_digest_catches(void **state)
     expect_refused(g_path, "/state/param_digest", "does not match");
 }
 
+/* A consistent edit of /state (HDF5 recomputes its own metadata checksums)
+ * is caught by the format-2 digest, which covers every state field. */
+static void test_state_edit_digest_catches(void **state)
+{
+    (void)state;
+    write_sample(g_path, 11);
+    set_state_int(g_path, "step", 7);
+    expect_refused(g_path, "/state/param_digest", "tensors and /state");
+    write_sample(g_path, 11);
+    hid_t f = open_rw(g_path);
+    hid_t g = H5Gopen2(f, "/state", H5P_DEFAULT);
+    assert_true(H5Adelete(g, "arch") >= 0);
+    H5Gclose(g), H5Fclose(f);
+    f = open_rw(g_path);
+    g = H5Gopen2(f, "/state", H5P_DEFAULT);
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+    H5Tset_size(t, 8);
+    hid_t a = H5Acreate2(g, "arch", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(a >= 0 && H5Awrite(a, t, "classic") >= 0);
+    H5Aclose(a), H5Sclose(sp), H5Tclose(t), H5Gclose(g), H5Fclose(f);
+    expect_refused(g_path, "does not match", NULL);
+}
+
+/* NaN weights written with a valid digest are refused on reading. */
+static void test_nonfinite_refused(void **state)
+{
+    (void)state;
+    TrainState st;
+    float *p, *m;
+    size_t n;
+    make_state(&st, 5);
+    make_tensors(&st, &p, &m, &n, 5);
+    p[n - 1] = NAN;
+    assert_int_equal(ckpt_write(g_path, &st, p, m, n), 0);
+    expect_refused(g_path, "non-finite", "/params/fc3.bias");
+    free(p), free(m);
+}
+
+/* A header that declares enormous but consistent dims (here the largest
+ * input side) with tensors to match in structure only: refused by size
+ * before anything is allocated. */
+static void test_enormous_dims_refused(void **state)
+{
+    (void)state;
+    write_sample(g_path, 3);
+    hid_t f = open_rw(g_path);
+    hid_t g = H5Gopen2(f, "/state", H5P_DEFAULT);
+    int64_t shape[3] = {1, 4096, 4096};
+    hsize_t three = 3;
+    assert_true(H5Adelete(g, "input_shape") >= 0);
+    hid_t sp = H5Screate_simple(1, &three, NULL);
+    hid_t a = H5Acreate2(g, "input_shape", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, shape) >= 0);
+    H5Aclose(a), H5Sclose(sp), H5Gclose(g);
+    /* fc1 of that input: (120, 16*1022*1022), declared but never written. */
+    hsize_t dims[2] = {120, 16ULL * 1022 * 1022}, chunk[2] = {1, 1024};
+    for (int grp = 0; grp < 2; grp++) {
+        char name[64];
+        snprintf(name, sizeof name, "/%s/fc1.weight", grp ? "momentum" : "params");
+        assert_true(H5Ldelete(f, name, H5P_DEFAULT) >= 0);
+        hid_t s2 = H5Screate_simple(2, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, 2, chunk);
+        H5Pset_fletcher32(dcpl);
+        hid_t ds = H5Dcreate2(f, name, H5T_IEEE_F32LE, s2, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        assert_true(ds >= 0);
+        hid_t ks = H5Screate(H5S_SCALAR), kt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(kt, 9);
+        hid_t ka = H5Acreate2(ds, "key", kt, ks, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(ka, kt, "7.weight");
+        H5Aclose(ka), H5Tclose(kt), H5Sclose(ks), H5Dclose(ds), H5Pclose(dcpl), H5Sclose(s2);
+    }
+    H5Fclose(f);
+    expect_refused(g_path, "forged header", "file has only");
+}
+
 static void test_not_hdf5(void **state)
 {
     (void)state;
@@ -508,6 +585,8 @@ static void test_not_hdf5(void **state)
     hid_t h = H5Fcreate(g_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5Fclose(h);
     expect_refused(g_path, "/state is missing", NULL);
+    /* A directory is not a checkpoint. */
+    expect_refused(g_root, "not a regular file", "directory");
 }
 
 /* 512 random bytes over the superblock, then at random places of a valid
@@ -640,6 +719,43 @@ static void test_find_resume(void **state)
 }
 
 /* mount(2) a tmpfs at dir; 0, or -1 with errno when not permitted. */
+/* A restart that gets the PID of a killed writer: its leftover temporary
+ * file (the old ".<name>.tmp.<pid>" naming) no longer blocks the write
+ * ("File exists" forever before); the stale files are cleaned, a file
+ * still locked by a live writer is not. */
+static void test_stale_temp_files(void **state)
+{
+    (void)state;
+    char dir[1024], a[4096], b[4096], live[4096], other[4096], latest[4096];
+    subdir(dir, sizeof dir, "stale");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(a, sizeof a, "%s/.latest.tmp.%ld", dir, (long)getpid());
+    snprintf(b, sizeof b, "%s/.ckpt-00000004.h5.tmp.%ld", dir, (long)getpid());
+    snprintf(live, sizeof live, "%s/.ckpt-00000008.h5.tmp.XXXXXX", dir);
+    snprintf(other, sizeof other, "%s/notes.tmp.txt", dir);
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(i ? b : a, "w");
+        fputs("half a file", f);
+        fclose(f);
+    }
+    FILE *f = fopen(other, "w");
+    fclose(f);
+    save_sample(dir, 4, 0); /* writes ckpt-00000004.h5 and latest past the leftovers */
+    assert_int_equal(ckpt_get_latest(dir, latest, sizeof latest), 0);
+    assert_string_equal(latest, "ckpt-00000004.h5");
+    int fd = atomic_create_locked(live); /* a writer that is alive */
+    assert_true(fd >= 0);
+    assert_int_equal(atomic_clean_stale(dir, NULL, NULL), 2);
+    assert_int_equal(access(a, F_OK), -1);
+    assert_int_equal(access(b, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    close(fd); /* the writer dies: now its file is stale */
+    assert_int_equal(atomic_clean_stale(dir, NULL, NULL), 1);
+    assert_int_equal(access(live, F_OK), -1);
+    assert_int_equal(count_temp_files(dir), 1); /* notes.tmp.txt: not ours, kept */;
+}
+
 static int mount_tmpfs(const char *dir, const char *opts, unsigned long flags)
 {
     return mount("tmpfs", dir, "tmpfs", flags, opts);
@@ -768,6 +884,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_shape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_format_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_edit_digest_catches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_temp_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nonfinite_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enormous_dims_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_state_attribute, setup, teardown),
         cmocka_unit_test_setup_teardown(test_digest_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_data_rewritten_digest_catches, setup, teardown),

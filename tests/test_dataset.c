@@ -46,7 +46,7 @@ static void test_round_trip(void **state)
     assert_int_equal(ds.channels, C);
     assert_int_equal(ds.height, H);
     assert_int_equal(ds.width, W);
-    assert_int_equal(ds.format_version, 1);
+    assert_int_equal(ds.format_version, 2);
     assert_int_equal(ds.chunk[DATASET_TRAIN], FIXTURE_CHUNK);
     assert_int_equal(ds.num_classes, 10);
     assert_string_equal(ds.class_names[9], "c9");
@@ -210,8 +210,67 @@ static void write_int_attr(const char *path, const char *name, int value)
 static void test_wrong_format_version(void **state)
 {
     const char *path = good_file(state);
-    write_int_attr(path, "format_version", 2);
-    expect_open_error(path, "attribute format_version: 2, this program reads version 1");
+    write_int_attr(path, "format_version", 3);
+    expect_open_error(path, "attribute format_version: 3, this program reads version 2");
+    path = good_file(state);
+    write_int_attr(path, "format_version", 1);
+    expect_open_error(path, "without checksums");
+}
+
+/* One flipped image byte is caught by Fletcher-32 when the sample is read. */
+static void test_flipped_image_byte(void **state)
+{
+    const char *path = good_file(state);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "/test/images", H5P_DEFAULT);
+    hsize_t at[4] = {0, 0, 0, 0}, size = 0;
+    haddr_t addr = HADDR_UNDEF;
+    unsigned mask;
+    assert_true(H5Dget_chunk_info_by_coord(d, at, &mask, &addr, &size) >= 0);
+    H5Dclose(d), H5Fclose(f);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    fseek(fp, (long)addr + 3, SEEK_SET);
+    int c = fgetc(fp);
+    fseek(fp, (long)addr + 3, SEEK_SET);
+    fputc(c ^ 0x01, fp);
+    fclose(fp);
+    Dataset ds;
+    assert_int_equal(dataset_open(&ds, path), 0);
+    uint8_t img[SS], lab[1];
+    assert_int_equal(dataset_read_range(&ds, DATASET_TEST, 0, 1, img, lab), -1);
+    if (!strstr(base_error(), "checksum error"))
+        fail_msg("flipped image byte: %s", base_error());
+    dataset_free(&ds);
+}
+
+/* A few-KB file declaring 2^32 x 2^32 images: refused before any size is
+ * computed from it (it overflowed LeNet's arithmetic: SIGFPE). */
+static void test_huge_sides(void **state)
+{
+    const char *path = good_file(state);
+    hid_t f = reopen(path);
+    assert_true(H5Ldelete(f, "/train/images", H5P_DEFAULT) >= 0);
+    hsize_t dims[4] = {NTRAIN, 1, 1ULL << 32, 1ULL << 32}, chunk[4] = {1, 1, 64, 64};
+    hid_t space = H5Screate_simple(4, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 4, chunk);
+    H5Pset_fletcher32(dcpl);
+    hid_t d = H5Dcreate2(f, "/train/images", H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    assert_true(d >= 0);
+    H5Dclose(d), H5Pclose(dcpl), H5Sclose(space), H5Fclose(f);
+    expect_open_error(path, "outside what shardnet handles");
+}
+
+/* Datasets without Fletcher-32 (another writer) are refused: their bytes
+ * could not be checked. */
+static void test_no_checksums(void **state)
+{
+    const char *path = good_file(state);
+    hid_t f = reopen(path);
+    hsize_t dims[1] = {NTEST};
+    replace_dataset(f, "/test/labels", H5T_STD_U8LE, 1, dims);
+    H5Fclose(f);
+    expect_open_error(path, "no Fletcher-32 checksums");
 }
 
 static void test_missing_attribute(void **state)
@@ -267,6 +326,7 @@ int main(void)
         T(test_wrong_dtype_int8),  T(test_wrong_rank),          T(test_wrong_sample_shape),
         T(test_count_mismatch),    T(test_wrong_format_version), T(test_missing_attribute),
         T(test_label_out_of_range), T(test_class_names_count),  T(test_not_hdf5),
+        T(test_flipped_image_byte), T(test_huge_sides),         T(test_no_checksums),
     };
     return cmocka_run_group_tests_name("dataset", tests, NULL, NULL);
 }

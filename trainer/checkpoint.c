@@ -11,6 +11,7 @@
 #include "ckpt.h"
 #include "ckptdir.h"
 #include "dist.h"
+#include "hash.h"
 #include "outpath.h"
 #include "run.h"
 
@@ -34,6 +35,23 @@ static void config_text(const Trainer *t, char *buf, size_t n)
     json_decref(j);
     snprintf(buf, n, "%s", text ? text : "");
     free(text);
+}
+
+/* What identifies the training data in a checkpoint: the checksums of the
+ * files it was prepared from, its sizes and its pixel statistics. */
+static void dataset_identity(const Dataset *ds, char *out, size_t n)
+{
+    uint64_t h = HASH_INIT;
+    for (int i = 0; i < ds->num_sources; i++)
+        h = hash_update(h, ds->source_sha256[i], strlen(ds->source_sha256[i]) + 1);
+    h = hash_update(h, ds->count, sizeof ds->count);
+    size_t shape[3] = {ds->channels, ds->height, ds->width};
+    h = hash_update(h, shape, sizeof shape);
+    h = hash_update(h, &ds->num_classes, sizeof ds->num_classes);
+    h = hash_update(h, &ds->pixel_mean, sizeof ds->pixel_mean);
+    h = hash_update(h, &ds->pixel_std, sizeof ds->pixel_std);
+    snprintf(out, n, "%zu+%zu samples %zux%zux%zu, sources %016llx", ds->count[0], ds->count[1],
+             ds->channels, ds->height, ds->width, (unsigned long long)h);
 }
 
 static void fill_state(const Trainer *t, TrainState *st)
@@ -72,6 +90,27 @@ static void fill_state(const Trainer *t, TrainState *st)
     st->sched.gamma = c->gamma;
     st->sched.total_steps = t->total_steps;
     config_text(t, st->config, sizeof st->config);
+    dataset_identity(&t->ds, st->dataset_id, sizeof st->dataset_id);
+}
+
+/* Everything a checkpoint of this run needs, checked before step 1: the
+ * checkpoint format's limits (channels, classes, sizes) and class names
+ * that fit it whole.  Not a transient failure: --on-ckpt-error warn does
+ * not apply. */
+static int check_checkpointable(const Trainer *t, const TrainState *st, char *why, size_t n)
+{
+    LeNet m;
+    if (ckpt_describe(st, &m) < 0) {
+        snprintf(why, n, "this run's checkpoints could not be written: %s", base_error());
+        return -1;
+    }
+    for (int i = 0; i < t->ds.num_classes; i++)
+        if (strlen(t->ds.class_names[i]) >= CKPT_CLASS_LEN) {
+            snprintf(why, n, "class name %d ('%.40s...') is longer than the %d bytes a checkpoint "
+                     "stores", i, t->ds.class_names[i], CKPT_CLASS_LEN - 1);
+            return -1;
+        }
+    return 0;
 }
 
 int checkpoint_prepare(Trainer *t)
@@ -84,6 +123,22 @@ int checkpoint_prepare(Trainer *t)
     if (t->rank == 0) {
         TrainState st;
         fill_state(t, &st);
+        if (check_checkpointable(t, &st, o.message, sizeof o.message) < 0)
+            o.ok = -1;
+    }
+    outcome_share(&o);
+    if (o.ok < 0) {
+        if (t->rank == 0)
+            fprintf(stderr, "shardnet train: %s\n  (nothing was trained; --no-ckpt trains "
+                            "without checkpoints)\n", o.message);
+        return -1;
+    }
+    if (t->rank == 0) {
+        TrainState st;
+        fill_state(t, &st);
+        /* Temporary files of writers that were killed (kept locked while
+         * a live one writes, so another run's are never taken). */
+        atomic_clean_stale(t->run_dir, NULL, stderr);
         /* Room for two: the new file is complete before the oldest goes. */
         if (ckpt_check_room(t->run_dir, 2 * ckpt_size_estimate(&st)) < 0) {
             o.ok = 0;
@@ -132,6 +187,7 @@ int checkpoint_save(Trainer *t)
         }
     }
     outcome_share(&o);
+    t->ckpt_failed = o.ok ? 0 : t->step;
     if (o.ok)
         return TRAIN_OK;
     int stop = c->on_ckpt_error == CKPT_ERROR_STOP;
@@ -149,6 +205,8 @@ static int compatible(const Trainer *t, const TrainState *st, char *why, size_t 
 {
     const Config *c = &t->cfg;
     const Dataset *ds = &t->ds;
+    char mine[CKPT_DATASET_ID_LEN];
+    dataset_identity(ds, mine, sizeof mine);
     if (st->global_batch != c->batch || st->micro_batch != c->micro_batch)
         snprintf(why, n, "it was written with --batch %lld --micro-batch %lld, this run has "
                  "--batch %lld --micro-batch %lld; B and m cannot change on resume",
@@ -166,6 +224,9 @@ static int compatible(const Trainer *t, const TrainState *st, char *why, size_t 
                  "dataset's %zux%zux%zu with %d classes", (long long)st->input_c,
                  (long long)st->input_h, (long long)st->input_w, (long long)st->num_classes,
                  ds->channels, ds->height, ds->width, ds->num_classes);
+    else if (st->dataset_id[0] && strcmp(st->dataset_id, mine))
+        snprintf(why, n, "it was trained on another dataset (%s; --data %s is %s)",
+                 st->dataset_id, c->data, mine);
     else if ((st->std[0] != 1.0) != c->normalize)
         snprintf(why, n, "it was trained %s --normalize", c->normalize ? "without" : "with");
     else if ((int64_t)st->epoch > c->epochs ||

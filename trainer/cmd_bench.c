@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base.h"
+#include "threads.h"
 #include "commands.h"
 #include "lenet.h"
 #include "loss.h"
@@ -61,9 +62,10 @@ int cmd_bench(int argc, char **argv)
         case 'b':
         case 's': {
             long v = strtol(optarg, &end, 10);
-            if (*end || v < 1) {
-                fprintf(stderr, "shardnet bench: --%s needs a positive integer, got '%s'\n",
-                        c == 'b' ? "batch" : "steps", optarg);
+            long hi = c == 'b' ? 4096 : 1000000;
+            if (*end || end == optarg || optarg[0] < '0' || optarg[0] > '9' || v < 1 || v > hi) {
+                fprintf(stderr, "shardnet bench: --%s needs an integer 1..%ld, got '%s'\n",
+                        c == 'b' ? "batch" : "steps", hi, optarg);
                 return 2;
             }
             *(c == 'b' ? &batch : &steps) = v;
@@ -88,6 +90,16 @@ int cmd_bench(int argc, char **argv)
     if (optind != argc) {
         fprintf(stderr, "shardnet bench: unexpected argument '%s'\n", argv[optind]);
         bench_usage(stderr);
+        return 2;
+    }
+    const char *env = getenv("OMP_NUM_THREADS");
+    long want = env && *env ? strtol(env, &end, 10) : 1;
+    if (env && *env && (*end || want < 1)) {
+        fprintf(stderr, "shardnet bench: OMP_NUM_THREADS='%s' is not a positive integer\n", env);
+        return 2;
+    }
+    if (threads_check("OMP_NUM_THREADS", want) < 0) {
+        fprintf(stderr, "shardnet bench: %s\n", base_error());
         return 2;
     }
     if (ftz)

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "base.h"
+#include "threads.h"
 #include "ckpt.h"
 #include "commands.h"
 #include "dist.h"
@@ -51,11 +52,13 @@ static int parse(int argc, char **argv, EvalOptions *o)
         case 'd': o->data = optarg; break;
         case 'b':
         case 't': {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 100000) {
+            /* 4096 images a forward pass already need ~0.5 GB; threads
+             * beyond the machine's are checked below. */
+            long v = strtol(optarg, &end, 10), hi = c == 'b' ? 4096 : 1024;
+            if (*end || end == optarg || optarg[0] < '0' || optarg[0] > '9' || v < 1 || v > hi) {
                 if (!quiet)
-                    fprintf(stderr, "shardnet eval: --%s needs an integer 1..100000, got '%s'\n",
-                            c == 'b' ? "batch" : "threads", optarg);
+                    fprintf(stderr, "shardnet eval: --%s needs an integer 1..%ld, got '%s'\n",
+                            c == 'b' ? "batch" : "threads", hi, optarg);
                 return 2;
             }
             *(c == 'b' ? &o->batch : &o->threads) = v;
@@ -67,6 +70,11 @@ static int parse(int argc, char **argv, EvalOptions *o)
                 eval_usage(stderr);
             return 2;
         }
+    }
+    if (threads_check("--threads", o->threads) < 0) {
+        if (!quiet)
+            fprintf(stderr, "shardnet eval: %s\n", base_error());
+        return 2;
     }
     if (argc - optind != 1) {
         if (!quiet) {

@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atomic.h"
 #include "base.h"
 #include "outpath.h"
 #include "commands.h"
 #include "export.h"
 #include "export_onnx.h"
 #include "export_safetensors.h"
+#include "paths.h"
 
 static void export_usage(FILE *out)
 {
@@ -111,8 +113,10 @@ static int parse(int argc, char **argv, ExportOptions *o)
         return usage_error("unknown format '%s' (expected onnx or safetensors)", o->format_name);
     if (!o->out && default_out(o) != 0)
         return 2;
-    if (!strcmp(o->out, o->checkpoint))
-        return usage_error("--out '%s' is the checkpoint itself", o->out);
+    PathRole out[] = {{"--out", o->out}};
+    PathRole in[] = {{"the checkpoint", o->checkpoint}, {"--data", o->data}};
+    if (paths_check_outputs(out, 1, in, 2) < 0)
+        return usage_error("%s", base_error());
     return 0;
 }
 
@@ -123,6 +127,10 @@ static int run_export(const ExportOptions *o)
         return 1;
     }
     ExportSource s;
+    char dir[4096];
+    const char *slash = strrchr(o->out, '/');
+    if (atomic_dirname(o->out, dir, sizeof dir) == 0) /* a killed export's leftovers */
+        atomic_clean_stale(dir, slash ? slash + 1 : o->out, stderr);
     int rc = export_source_load(&s, o->checkpoint, o->data, EXPORT_GOLDEN_COUNT);
     if (rc == 0)
         rc = o->format == FORMAT_ONNX ? export_onnx_write(&s, o->out)

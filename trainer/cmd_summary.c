@@ -87,8 +87,9 @@ int cmd_summary(int argc, char **argv)
     }
     LeNet m;
     if (lenet_describe(&m, arch, in[0], in[1], in[2], in[3], classes) < 0) {
+        /* The shape came from the command line: a usage error. */
         fprintf(stderr, "shardnet summary: %s\n", base_error());
-        return 1;
+        return 2;
     }
     printf("LeNet (%s), input (%lld, %lld, %lld, %lld)\n", lenet_arch_name(arch),
            (long long)in[0], (long long)in[1], (long long)in[2], (long long)in[3]);

@@ -7,14 +7,52 @@
  * a checkpoint written, 4 watchdog abort.  Only rank 0 prints the usage,
  * errors about options and the start-up block. */
 #include <stdio.h>
+#include <string.h>
 
+#include "atomic.h"
 #include "base.h"
 #include "commands.h"
 #include "config.h"
 #include "dist.h"
 #include "launch.h"
+#include "paths.h"
 #include "signals.h"
+#include "threads.h"
 #include "train.h"
+
+/* No output of the run may be one of its inputs or a checkpoint file, by
+ * file identity (paths.h), on every rank alike. */
+static int check_paths(const Config *c)
+{
+    char md[4200] = "", js[4200] = "";
+    if (c->scaling_report) {
+        snprintf(md, sizeof md, "%s.md", c->scaling_report);
+        snprintf(js, sizeof js, "%s.json", c->scaling_report);
+    }
+    int resume_file = c->resume && strcmp(c->resume, "auto") != 0;
+    PathRole out[] = {{"--run", c->run},
+                      {"--scaling-report", c->scaling_report ? md : NULL},
+                      {"--scaling-report", c->scaling_report ? js : NULL}};
+    PathRole in[] = {{"--data", c->data},
+                     {"--resume", resume_file ? c->resume : NULL},
+                     {"--scaling-baseline", c->scaling_baseline}};
+    if (paths_check_outputs(out, 3, in, 3) < 0)
+        return -1;
+    /* Nor a file of the run directory: a checkpoint or `latest`. */
+    for (size_t i = 1; i < 3 && c->run; i++) {
+        if (!out[i].path)
+            continue;
+        char dir[4096];
+        const char *slash = strrchr(out[i].path, '/');
+        const char *name = slash ? slash + 1 : out[i].path;
+        if (atomic_dirname(out[i].path, dir, sizeof dir) == 0 && paths_same_file(dir, c->run) &&
+            (!strcmp(name, "latest") || !strncmp(name, "ckpt-", 5)))
+            return base_error_set("%s '%s' is in --run '%s' under a checkpoint's name: "
+                                  "refusing to overwrite checkpoints", out[i].role,
+                                  out[i].path, c->run);
+    }
+    return 0;
+}
 
 static int usage_error(const char *msg)
 {
@@ -48,15 +86,19 @@ int cmd_train(int argc, char **argv)
         dist_finalize();
         return 0;
     }
-    if (rc || config_check_world(&cfg, dist_size()))
+    if (rc || config_check_world(&cfg, dist_size()) || check_paths(&cfg) ||
+        threads_check("--threads (or OMP_NUM_THREADS)", cfg.threads))
         return usage_error(base_error());
 
     dist_watchdog_init((double)cfg.timeout);
     base_flush_denormals();
     Trainer t;
     int status = TRAIN_FAILED;
-    if (train_setup(&t, &cfg) == 0)
+    int setup = train_setup(&t, &cfg);
+    if (setup == 0)
         status = train_run(&t);
+    else if (setup == -2)
+        status = TRAIN_EXIT_USAGE;
     train_free(&t);
     dist_finalize();
     return status;

@@ -208,13 +208,15 @@ static void config_defaults(Config *cfg)
     cfg->stall_step = cfg->stall_rank = cfg->stall_seconds = 0;
 }
 
-/* Whole-string integer in [lo, hi]. */
+/* Whole-string integer in [lo, hi]: digits with an optional sign, nothing
+ * else (strtoll would skip leading blanks). */
 static int parse_int(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (end == s || *end != '\0' || errno == ERANGE)
+    const char *d = s + (s[0] == '-' || s[0] == '+');
+    if (end == s || *end != '\0' || errno == ERANGE || *d < '0' || *d > '9')
         return base_error_set("%s: '%s' is not an integer", flag, s);
     if (v < lo || v > hi)
         return base_error_set("%s: %lld is outside %lld..%lld", flag, v, (long long)lo,
@@ -328,12 +330,14 @@ static int parse_stall(const char *s, Config *cfg)
     *rank++ = '\0';
     *secs++ = '\0';
     char *where = strchr(secs, ':');
-    cfg->stall_in_grad = false;
+    cfg->stall_in_grad = cfg->stall_in_compute = false;
     if (where) {
         *where++ = '\0';
-        if (strcmp(where, "grad") != 0)
-            return base_error_set("--test-stall: '%s' is not STEP:RANK:SECONDS[:grad]", s);
-        cfg->stall_in_grad = true;
+        if (strcmp(where, "grad") != 0 && strcmp(where, "compute") != 0)
+            return base_error_set("--test-stall: '%s' is not STEP:RANK:SECONDS[:grad|:compute]",
+                                  s);
+        cfg->stall_in_grad = !strcmp(where, "grad");
+        cfg->stall_in_compute = !strcmp(where, "compute");
     }
     if (parse_int("--test-stall STEP", buf, 1, INT64_MAX, &cfg->stall_step) ||
         parse_int("--test-stall RANK", rank, 0, INT32_MAX, &cfg->stall_rank) ||
@@ -416,7 +420,7 @@ int config_parse(Config *cfg, int argc, char **argv)
             char *end;
             errno = 0;
             unsigned long long v = strtoull(arg, &end, 10);
-            if (arg[0] == '-' || arg[0] == '+' || end == arg || *end || errno == ERANGE)
+            if (arg[0] < '0' || arg[0] > '9' || end == arg || *end || errno == ERANGE)
                 rc = base_error_set("--seed: '%s' is not an integer in 0..2^64-1", arg);
             cfg->seed = v;
             break;

@@ -76,6 +76,7 @@ typedef struct {
     bool stall_in_grad;        /*   ... before the gradient all-reduce instead */
     int64_t slow_rank;         /* --test-slow RANK:PERCENT; slow_percent 0 = off */
     int64_t slow_percent;
+    bool stall_in_compute;     /*   ... inside the step's computation instead */
     const char *scaling_report;   /* --scaling-report PREFIX, NULL for none */
     const char *scaling_baseline; /* --scaling-baseline FILE.json */
 } Config;

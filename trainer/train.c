@@ -42,6 +42,7 @@
 #include "run.h"
 #include "shardnet_version.h"
 #include "signals.h"
+#include "stepwatch.h"
 
 /* Evaluation batch: batch 128 ran 5% faster than 500 on one core and its
  * model needs ~34 MB less (shardnet eval, max RSS 65 vs 99 MB). */
@@ -84,9 +85,13 @@ static int open_data(Trainer *t)
         return setup_fail(t, "cannot open the dataset on every rank; run `shardnet prepare` "
                              "first or give --data FILE");
     }
+    /* Options that do not fit this dataset (--limit, --batch, --warmup,
+     * --val): a usage error, exit 2. */
     int64_t n_train = (int64_t)t->ds.count[DATASET_TRAIN];
-    if (config_check_data(c, n_train, &t->steps_per_epoch) < 0)
-        return setup_fail(t, base_error());
+    if (config_check_data(c, n_train, &t->steps_per_epoch) < 0) {
+        setup_fail(t, base_error());
+        return -2;
+    }
     t->val_count = config_val_count(c, n_train);
     LoaderConfig lc = {.seed = c->seed,
                        .batch = (size_t)c->batch,
@@ -213,7 +218,11 @@ int train_setup(Trainer *t, const Config *cfg)
     t->rank = dist_rank();
     t->size = dist_size();
     omp_set_num_threads((int)cfg->threads);
-    if (open_data(t) < 0 || build_model(t) < 0)
+    stepwatch_start(t->rank, (double)cfg->timeout);
+    int rc = open_data(t);
+    if (rc < 0)
+        return rc;
+    if (build_model(t) < 0)
         return -1;
     t->total_steps = t->steps_per_epoch * cfg->epochs;
     t->schedule = config_schedule(cfg, t->total_steps);
@@ -352,7 +361,7 @@ static void test_stall(const Trainer *t, int64_t step, const char *collective)
     const Config *c = &t->cfg;
     if (c->stall_step != step || c->stall_rank != t->rank)
         return;
-    fprintf(stderr, "[rank %d] test: stalling %lld s before step %lld's %s all-reduce\n",
+    fprintf(stderr, "[rank %d] test: stalling %lld s in step %lld (%s)\n",
             t->rank, (long long)c->stall_seconds, (long long)step, collective);
     struct timespec left = {(time_t)c->stall_seconds, 0};
     while (nanosleep(&left, &left) < 0) /* again after a signal */
@@ -367,13 +376,17 @@ static int train_step(Trainer *t)
     Control ctl;
     int64_t step = t->step + 1;
     double t0 = wall_now();
+    stepwatch_begin(step);
+    if (c->stall_in_compute)
+        test_stall(t, step, "compute");
     compute_gradients(t, &ctl);
+    stepwatch_end();
     double t1 = wall_now();
     t->timing.compute_s += t1 - t0;
     const int64_t mine = t->balance.count[t->rank];
     memset(t->rank_ns, 0, (size_t)t->size * sizeof *t->rank_ns);
     t->rank_ns[t->rank] = (int64_t)(1e9 * (t1 - t0) / (double)mine);
-    if (!c->stall_in_grad)
+    if (!c->stall_in_grad && !c->stall_in_compute)
         test_stall(t, step, "control");
     int sig = signals_pending();
     ctl.stop_ranks = sig ? 1 : 0;
@@ -693,6 +706,14 @@ int train_run(Trainer *t)
                                    "skipped", (json_int_t)t->skipped,
                                    "reason", early ? "early_stop" : "done",
                                    "fingerprint", t->fingerprint));
+    if (t->ckpt_failed) {
+        /* --on-ckpt-error warn went on, but the run's end is not saved. */
+        if (t->rank == 0)
+            fprintf(stderr, "shardnet train: the final checkpoint (step %lld) failed (see above): "
+                            "the trained weights are not saved; exit 1\n",
+                    (long long)t->ckpt_failed);
+        return TRAIN_FAILED;
+    }
     return outputs_status(t, TRAIN_OK);
 }
 

@@ -59,6 +59,7 @@ typedef struct {
     int64_t epoch;           /* current epoch, 0-based */
     int64_t step_in_epoch;   /* next step of the current epoch */
     int64_t skipped;         /* steps skipped for non-finite values */
+    int64_t ckpt_failed;     /* step of the last checkpoint if its write failed, else 0 */
     double log_time;         /* wall clock of the last progress record */
     int64_t log_step;
     double epoch_loss_sum, epoch_acc_sum; /* per-step means summed over the epoch */
@@ -78,7 +79,7 @@ enum { TRAIN_OK = TRAIN_EXIT_OK, TRAIN_FAILED = TRAIN_EXIT_FAILED,
 /* Opens the data, builds the model, initialises the parameters from the
  * seed, checks that all ranks agree, prints the start-up block.  Returns 0 or
  * -1 (message already printed by rank 0; every rank returns -1). */
-int train_setup(Trainer *t, const Config *cfg);
+int train_setup(Trainer *t, const Config *cfg); /* 0, -1 failed, -2 usage error (exit 2) */
 /* Runs the remaining epochs; TRAIN_OK, TRAIN_FAILED, or TRAIN_STOPPED (a
  * stop signal reached some rank: all ranks stopped at the same step
  * boundary and rank 0 wrote a checkpoint) on every rank. */

@@ -1,0 +1,63 @@
+/* h5image.c - HDF5 core-driver file images; see h5image.h. */
+#include "h5image.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *img_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)op;
+    H5Image *im = udata;
+    im->cap = size;
+    return malloc(size ? size : 1);
+}
+
+static void *img_memcpy(void *dst, const void *src, size_t size, H5FD_file_image_op_t op,
+                        void *udata)
+{
+    (void)op, (void)udata;
+    return memcpy(dst, src, size);
+}
+
+static void *img_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)op;
+    H5Image *im = udata;
+    void *p = realloc(ptr, size ? size : 1);
+    if (p)
+        im->cap = size;
+    return p;
+}
+
+/* At close, keep the finished image instead of freeing it. */
+static herr_t img_free(void *ptr, H5FD_file_image_op_t op, void *udata)
+{
+    H5Image *im = udata;
+    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr) {
+        free(im->image);
+        im->image = ptr;
+        im->size = im->cap;
+    } else {
+        free(ptr);
+    }
+    return 0;
+}
+
+/* HDF5 copies udata with the property list; ours is borrowed, not owned. */
+static void *img_udata_copy(void *udata) { return udata; }
+static herr_t img_udata_free(void *udata)
+{
+    (void)udata;
+    return 0;
+}
+
+int h5image_fapl(hid_t fapl, H5Image *im)
+{
+    H5FD_file_image_callbacks_t cb = {img_malloc, img_memcpy, img_realloc, img_free,
+                                      img_udata_copy, img_udata_free, im};
+    /* Increment 1 byte: the core driver grows the buffer to exactly the
+     * file's end, so the captured buffer is the file (size = cap).  glibc
+     * grows large blocks with mremap, without copying. */
+    return H5Pset_fapl_core(fapl, 1, 0) < 0 || H5Pset_file_image_callbacks(fapl, &cb) < 0 ? -1
+                                                                                         : 0;
+}
