@@ -208,7 +208,7 @@ case_ paths train-report-ckpt 2 'under a checkpoint' -- "$bin" train --data "$di
 case_ paths train-run-resume 2 'is the same file as --resume' -- $t --resume "$dir/c.h5" --run "$dir/c-hard.h5"
 case_ paths train-report-baseline 2 'is the same file as --scaling-baseline' -- $t --scaling-report "$dir/base" --scaling-baseline "$dir/./base.json"
 mkdir -p "$dir/pin" && cp "$dir/gen/good/"* "$dir/pin/"
-case_ paths prepare-out-input 2 'exists and is not overwritten' -- \
+case_ paths prepare-out-input 1 'exists and is not overwritten' -- \
   "$bin" prepare --from "$dir/pin" --out "$dir/pin/./train-labels-idx1-ubyte.gz"
 case_ paths prepare-out-input-force 1 'is the same file as the input' -- \
   "$bin" prepare --from "$dir/pin" --out "$dir/pin/./train-labels-idx1-ubyte.gz" --force
