@@ -237,6 +237,8 @@ static int put_state(hid_t g, const TrainState *st, const char *digest)
     rc |= put_f64(g, "gamma", &s->gamma, 0);
     rc |= put_i64(g, "total_steps", &s->total_steps, 0);
     rc |= put_str(g, "config", st->config, 0, 0);
+    if (st->cpu_isa[0])
+        rc |= put_str(g, "cpu_isa", st->cpu_isa, 0, 0);
     rc |= put_str(g, "param_digest", digest, 0, 0);
     return rc ? -1 : 0;
 }
@@ -569,6 +571,10 @@ static int read_state(const Reader *r, TrainState *st)
         get_f64(r, "gamma", &s->gamma, 0) < 0 || get_i64(r, "total_steps", &s->total_steps, 0) < 0 ||
         get_str(r, "config", st->config, 0, CKPT_CONFIG_LEN) < 0)
         return -1;
+    st->cpu_isa[0] = '\0'; /* optional: checkpoints before it was recorded lack it */
+    if (H5Aexists(r->state, "cpu_isa") > 0 &&
+        get_str(r, "cpu_isa", st->cpu_isa, 0, CKPT_ISA_LEN) < 0)
+        return -1;
     return 0;
 }
 
@@ -730,6 +736,7 @@ static void print_state(FILE *out, const TrainState *st)
             (long long)st->micro_batch, (int)st->world_size);
     fprintf(out, "  schedule %s, lr %g, momentum %g, weight_decay %g\n", st->sched.name,
             st->sched.lr, st->sched.momentum, st->sched.weight_decay);
+    fprintf(out, "  oneDNN ISA %s\n", st->cpu_isa[0] ? st->cpu_isa : "(not recorded)");
 }
 
 static int load(const char *path, TrainState *st, float **params, float **momentum,

@@ -10,6 +10,7 @@
 #include "base.h"
 #include "ckpt.h"
 #include "ckptdir.h"
+#include "cpuisa.h"
 #include "dist.h"
 
 /* The outcome of a rank-0 action, broadcast to every rank. */
@@ -59,6 +60,7 @@ static void fill_state(const Trainer *t, TrainState *st)
     st->sched.gamma = c->gamma;
     st->sched.total_steps = t->total_steps;
     config_describe(c, st->config, sizeof st->config);
+    snprintf(st->cpu_isa, sizeof st->cpu_isa, "%s", cpuisa_name(t->isa));
 }
 
 int checkpoint_prepare(Trainer *t)
@@ -193,6 +195,26 @@ static void set_aside_newer(const Config *c, uint64_t step)
                             "as %s\n", from, to);
     }
     free(steps);
+}
+
+void checkpoint_recorded_isa(const Trainer *t, char *isa, size_t n)
+{
+    const Config *c = &t->cfg;
+    char recorded[CKPT_ISA_LEN] = "";
+    if (c->resume && t->rank == 0) {
+        char path[4096];
+        TrainState st;
+        float *params = NULL, *momentum = NULL;
+        size_t count = 0;
+        int found = strcmp(c->resume, "auto") != 0
+                        ? snprintf(path, sizeof path, "%s", c->resume) > 0
+                        : ckpt_find_resume(c->ckpt_dir, path, sizeof path, NULL) == 0;
+        if (found && ckpt_read(path, &st, &params, &momentum, &count) == 0)
+            snprintf(recorded, sizeof recorded, "%s", st.cpu_isa);
+        free(params), free(momentum);
+    }
+    dist_broadcast(recorded, sizeof recorded, 0);
+    snprintf(isa, n, "%s", recorded);
 }
 
 int checkpoint_resume(Trainer *t)
