@@ -143,7 +143,7 @@ static void state_text(const TrainState *st, char *out, size_t n)
                        "format %d version %s step %llu epoch %llu in_epoch %llu seed %llu "
                        "batch %lld micro %lld world %d arch %s input %lld %lld %lld classes %lld "
                        "schedule %s lr %a momentum %a wd %a warmup %lld step_size %lld gamma %a "
-                       "total %lld dataset %s config %s",
+                       "total %lld dataset %s config %s isa %s",
                        (int)st->format_version, st->shardnet_version, (unsigned long long)st->step,
                        (unsigned long long)st->epoch, (unsigned long long)st->step_in_epoch,
                        (unsigned long long)st->seed, (long long)st->global_batch,
@@ -152,7 +152,7 @@ static void state_text(const TrainState *st, char *out, size_t n)
                        (long long)st->input_w, (long long)st->num_classes, s->name, s->lr,
                        s->momentum, s->weight_decay, (long long)s->warmup,
                        (long long)s->step_size, s->gamma, (long long)s->total_steps,
-                       st->dataset_id, st->config);
+                       st->dataset_id, st->config, st->cpu_isa);
     for (int64_t k = 0; k < st->num_classes && len > 0 && (size_t)len < n; k++)
         len += snprintf(out + len, n - (size_t)len, " class %s", st->class_names[k]);
     for (int64_t c = 0; c < st->input_c && len > 0 && (size_t)len < n; c++)
@@ -274,6 +274,8 @@ static int put_state(hid_t g, const TrainState *st, const char *digest)
     rc |= put_i64(g, "total_steps", &s->total_steps, 0);
     rc |= put_str(g, "config", st->config, 0, 0);
     rc |= put_str(g, "dataset_id", st->dataset_id, 0, 0);
+    if (st->cpu_isa[0])
+        rc |= put_str(g, "cpu_isa", st->cpu_isa, 0, 0);
     rc |= put_str(g, "param_digest", digest, 0, 0);
     return rc ? -1 : 0;
 }
@@ -589,8 +591,13 @@ static int read_state(const Reader *r, TrainState *st)
         get_f64(r, "gamma", &s->gamma, 0) < 0 || get_i64(r, "total_steps", &s->total_steps, 0) < 0 ||
         get_str(r, "config", st->config, 0, CKPT_CONFIG_LEN) < 0)
         return -1;
-    if (st->format_version >= 2)
-        return get_str(r, "dataset_id", st->dataset_id, 0, CKPT_DATASET_ID_LEN);
+    if (st->format_version >= 2 &&
+        get_str(r, "dataset_id", st->dataset_id, 0, CKPT_DATASET_ID_LEN) < 0)
+        return -1;
+    st->cpu_isa[0] = '\0'; /* optional: checkpoints before it was recorded lack it */
+    if (H5Aexists(r->state, "cpu_isa") > 0 &&
+        get_str(r, "cpu_isa", st->cpu_isa, 0, CKPT_ISA_LEN) < 0)
+        return -1;
     return 0;
 }
 
@@ -806,6 +813,7 @@ static void print_state(FILE *out, const TrainState *st)
             (long long)st->micro_batch, (int)st->world_size);
     fprintf(out, "  schedule %s, lr %g, momentum %g, weight_decay %g\n", st->sched.name,
             st->sched.lr, st->sched.momentum, st->sched.weight_decay);
+    fprintf(out, "  oneDNN ISA %s\n", st->cpu_isa[0] ? st->cpu_isa : "(not recorded)");
 }
 
 static int load(const char *path, TrainState *st, float **params, float **momentum,

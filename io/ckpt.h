@@ -45,6 +45,7 @@
 #define CKPT_MAX_SIDE LENET_MAX_SIDE /* input height/width accepted from a file */
 #define CKPT_CONFIG_LEN 8192   /* config text, with its NUL */
 #define CKPT_DATASET_ID_LEN 96 /* dataset identity text, with its NUL */
+#define CKPT_ISA_LEN 32        /* oneDNN ISA name, with its NUL */
 
 /* The learning-rate schedule and optimizer constants (the fields of the
  * trainer's Schedule and Config).  The LR of update t (0-based, global) is
@@ -84,6 +85,8 @@ typedef struct {
     CkptSchedule sched;
     char config[CKPT_CONFIG_LEN];   /* free text (e.g. JSON) from the trainer */
     char dataset_id[CKPT_DATASET_ID_LEN]; /* the training data's identity ("" in format 1) */
+    char cpu_isa[CKPT_ISA_LEN];     /* oneDNN ISA the job ran ("AVX2"); "" = not recorded
+                                     * (optional attribute: older files lack it) */
 } TrainState;
 
 /* The tensor table for the state's arch, input shape and classes (batch 1).

@@ -55,3 +55,14 @@ need_openmpi() {
 [[ -n ${bin:-} ]] && bin=$(realpath "$bin")
 [[ -n ${dump:-} ]] && dump=$(realpath "$dump")
 if [[ -n ${dir:-} ]]; then cd "$dir" || exit 1; fi
+# stop_job PID PATTERN: SIGUSR1 for a job started in the background as PID.
+# Open MPI's mpirun forwards it to every rank.  MPICH's Hydra forwards it
+# too, but its own exit status then comes back 0 now and then although every
+# rank exits 3, so there the ranks (found by PATTERN) get it directly.
+stop_job() {
+  if [[ $mpi_kind == openmpi ]]; then
+    kill -USR1 "$1"
+  else
+    rank_pids "$2" | while read -r p _; do kill -USR1 "$p"; done
+  fi
+}

@@ -103,7 +103,7 @@ ref=$(final_hash ref)
 
 "${mpi[@]}" -np 2 "$bin" train "${long[@]}" --run "$dir/r" >"$dir/r1.out" 2>"$dir/r1.err" &
 bg=$!
-wait_record "$dir/r/metrics.jsonl" '"type":"checkpoint","time":[0-9.e+]*,"step":60,' 120 && kill -USR1 "$bg"
+wait_record "$dir/r/metrics.jsonl" '"type":"checkpoint","time":[0-9.e+]*,"step":60,' 120 && stop_job "$bg" "--run $dir/r "
 wait "$bg"; rc=$?; bg=
 stopped=$(sed -n 's/^stopped: at step \([0-9]*\) of 360 .*/\1/p' "$dir/r1.out")
 [[ $rc -eq 3 && -n $stopped ]] && pass "SIGUSR1 through mpirun stops the run at step $stopped (exit 3)" \

@@ -59,7 +59,7 @@ rc=$? ref=$(final_hash ref)
 "${mpi[@]}" -np 2 "$bin" train "${long[@]}" --run "$dir/usr1" \
   >"$dir/usr1.out" 2>"$dir/usr1.err" &
 bg=$!
-if wait_file "$dir/usr1/ckpt-00000040.h5" 60; then kill -USR1 "$bg"; fi
+if wait_file "$dir/usr1/ckpt-00000040.h5" 60; then stop_job "$bg" "$dir/usr1"; fi
 wait_bounded "$bg" 120
 step=$(sed -n 's/^stopped: at step \([0-9]*\) of 600 by a signal; checkpoint written; exit 3.*/\1/p' "$dir/usr1.out")
 if [[ $rc -eq 3 && -n $step && $step -lt 600 ]] && grep -Eq 'stop requested \((SIGUSR1|a signal)\) on [12] rank\(s\)' "$dir/usr1.err" \

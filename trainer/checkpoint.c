@@ -10,6 +10,7 @@
 #include "base.h"
 #include "ckpt.h"
 #include "ckptdir.h"
+#include "cpuisa.h"
 #include "dist.h"
 #include "hash.h"
 #include "outpath.h"
@@ -91,6 +92,7 @@ static void fill_state(const Trainer *t, TrainState *st)
     st->sched.total_steps = t->total_steps;
     config_text(t, st->config, sizeof st->config);
     dataset_identity(&t->ds, st->dataset_id, sizeof st->dataset_id);
+    snprintf(st->cpu_isa, sizeof st->cpu_isa, "%s", cpuisa_name(t->isa));
 }
 
 /* Everything a checkpoint of this run needs, checked before step 1: the
@@ -336,6 +338,36 @@ static void set_aside_newer(const Trainer *t, uint64_t step)
 }
 
 static void load_best(Trainer *t);
+
+/* The ISA the checkpoint a resume will take was trained with, before the
+ * run directory is opened (the ISA must be pinned before any primitive):
+ * --resume PATH, or with --resume auto the --run's latest (else newest
+ * verifying) checkpoint; "" when there is none (a new default run). */
+void checkpoint_recorded_isa(const Trainer *t, char *isa, size_t n)
+{
+    const Config *c = &t->cfg;
+    char recorded[CKPT_ISA_LEN] = "";
+    if (c->resume && t->rank == 0) {
+        char path[4096], name[512];
+        TrainState st;
+        float *params = NULL, *momentum = NULL;
+        size_t count = 0;
+        int found = 0;
+        if (strcmp(c->resume, "auto") != 0)
+            found = snprintf(path, sizeof path, "%s", c->resume) > 0;
+        else if (c->run && ckpt_get_latest(c->run, name, sizeof name) == 0 &&
+                 snprintf(path, sizeof path, "%s/%s", c->run, name) > 0 &&
+                 ckpt_verify(path, NULL) == 0)
+            found = 1;
+        else if (c->run)
+            found = ckpt_find_resume(c->run, path, sizeof path, NULL) == 0;
+        if (found && ckpt_read(path, &st, &params, &momentum, &count) == 0)
+            snprintf(recorded, sizeof recorded, "%s", st.cpu_isa);
+        free(params), free(momentum);
+    }
+    dist_broadcast(recorded, sizeof recorded, 0);
+    snprintf(isa, n, "%s", recorded);
+}
 
 int checkpoint_resume(Trainer *t)
 {

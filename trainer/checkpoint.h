@@ -13,6 +13,12 @@
 /* Before training: check that the checkpoint directory is writable and has
  * room (rank 0).  0, or -1 when training must not start (message printed). */
 int checkpoint_prepare(Trainer *t);
+/* --resume, before the model exists (the job's ISA is pinned before the
+ * first primitive): the oneDNN ISA recorded in the checkpoint that
+ * checkpoint_resume will take, into isa (n bytes) on every rank; "" when
+ * there is nothing to resume, it records none (an older file), or it cannot
+ * be read (checkpoint_resume then says why). */
+void checkpoint_recorded_isa(const Trainer *t, char *isa, size_t n);
 /* --resume: restore parameters, momentum and position.  0 (also when auto
  * finds nothing: a fresh start), or -1 (message printed by rank 0). */
 int checkpoint_resume(Trainer *t);

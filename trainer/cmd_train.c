@@ -13,6 +13,7 @@
 #include "base.h"
 #include "commands.h"
 #include "config.h"
+#include "cpuisa.h"
 #include "dist.h"
 #include "launch.h"
 #include "paths.h"
@@ -70,6 +71,8 @@ int cmd_train(int argc, char **argv)
      * not kill the rank (its default action). */
     if (signals_install() < 0)
         die("%s", base_error());
+    /* Before MPI_Init: the probe forks (ops/cpuisa.h); the answer is kept. */
+    (void)cpuisa_probe();
     dist_init(&argc, &argv);
     char why[1024];
     if (launch_check(dist_size(), why, sizeof why) < 0) {

@@ -31,11 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <oneapi/dnnl/dnnl_debug.h>
-
 #include "base.h"
 #include "checkpoint.h"
 #include "checksum.h"
+#include "cpuisa.h"
 #include "dist.h"
 #include "hash.h"
 #include "loss.h"
@@ -70,6 +69,58 @@ static int all_ok(int ok_here)
     int64_t bad = ok_here ? 0 : 1;
     dist_sum_i64(&bad, 1);
     return bad == 0;
+}
+
+/* One oneDNN ISA for the whole job (ops/cpuisa.h), pinned on every rank
+ * before the first primitive exists: the resumed checkpoint's, so that a
+ * resume on other hosts keeps the numerics, or else the highest level every
+ * rank supports (each rank's maximum respects its ONEDNN_MAX_CPU_ISA /
+ * DNNL_MAX_CPU_ISA).  0, or -1 on every rank with the reason printed. */
+static int choose_isa(Trainer *t)
+{
+    int mine = cpuisa_probe();
+    if (mine < 0)
+        fprintf(stderr, "[rank %d] shardnet train: %s\n", t->rank, base_error());
+    if (!all_ok(mine >= 0))
+        return setup_fail(t, "cannot tell which oneDNN ISA every rank supports (see above)");
+    int64_t lowest = -(int64_t)mine;
+    dist_max_i64(&lowest, 1);
+    t->isa_lowest = (int)-lowest;
+    t->isa = t->isa_lowest;
+    char recorded[32];
+    checkpoint_recorded_isa(t, recorded, sizeof recorded);
+    if (recorded[0]) {
+        int level = cpuisa_parse(recorded);
+        if (level < 0) {
+            char why[200];
+            snprintf(why, sizeof why, "cannot resume: the checkpoint records oneDNN ISA '%s', "
+                     "which this shardnet does not know", recorded);
+            return setup_fail(t, why);
+        }
+        if (level > mine) {
+            char host[256] = "";
+            gethostname(host, sizeof host - 1);
+            fprintf(stderr, "[rank %d] shardnet train: this host (%s) runs oneDNN ISA %s at "
+                            "most (CPU, or ONEDNN_MAX_CPU_ISA / DNNL_MAX_CPU_ISA), the "
+                            "checkpoint needs %s\n", t->rank, host, cpuisa_name(mine), recorded);
+        }
+        if (!all_ok(level <= mine)) {
+            char why[400];
+            snprintf(why, sizeof why, "cannot resume: the checkpoint was trained with oneDNN "
+                     "ISA %s and continues on it only (another ISA gives other weights); "
+                     "some rank runs %s at most (see above): resume on hosts that support %s",
+                     recorded, cpuisa_name(t->isa_lowest), recorded);
+            return setup_fail(t, why);
+        }
+        t->isa = level;
+        t->isa_recorded = 1;
+    }
+    int ok = cpuisa_pin(t->isa) == 0;
+    if (!ok)
+        fprintf(stderr, "[rank %d] shardnet train: %s\n", t->rank, base_error());
+    if (!all_ok(ok))
+        return setup_fail(t, "cannot pin the job's oneDNN ISA on every rank (see above)");
+    return 0;
 }
 
 static int open_data(Trainer *t)
@@ -176,8 +227,14 @@ static void print_startup(Trainer *t, const char *hosts)
     const dnnl_version_t *v = dnnl_version();
     printf("shardnet %s train: %s\n", SHARDNET_VERSION, hosts);
     printf("  run %s\n", t->run_dir);
-    printf("  threads per rank %lld, oneDNN %d.%d.%d, ISA %s\n", (long long)c->threads, v->major,
-           v->minor, v->patch, dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
+    char isa_how[128];
+    if (t->isa_recorded)
+        snprintf(isa_how, sizeof isa_how, "recorded in the checkpoint; every rank supports %s",
+                 cpuisa_name(t->isa_lowest));
+    else
+        snprintf(isa_how, sizeof isa_how, "the highest every rank supports");
+    printf("  threads per rank %lld, oneDNN %d.%d.%d, ISA %s (%s)\n", (long long)c->threads,
+           v->major, v->minor, v->patch, cpuisa_name(t->isa), isa_how);
     printf("  data %s: %zu train (%lld used) / %zu test, %zux%zux%zu, %d classes\n", c->data,
            ds->count[DATASET_TRAIN], (long long)(t->steps_per_epoch * c->batch),
            ds->count[DATASET_TEST], ds->channels, ds->height, ds->width, ds->num_classes);
@@ -219,6 +276,8 @@ int train_setup(Trainer *t, const Config *cfg)
     t->size = dist_size();
     omp_set_num_threads((int)cfg->threads);
     stepwatch_start(t->rank, (double)cfg->timeout);
+    if (choose_isa(t) < 0)
+        return -1;
     int rc = open_data(t);
     if (rc < 0)
         return rc;
@@ -235,8 +294,7 @@ int train_setup(Trainer *t, const Config *cfg)
     Agreement agree[] = {
         {"config hash", config_hash(cfg)},
         {"threads per rank", (uint64_t)cfg->threads},
-        {"oneDNN ISA (set DNNL_MAX_CPU_ISA to the same value on every host)",
-         (uint64_t)dnnl_get_effective_cpu_isa()},
+        {"oneDNN ISA (pinned above: a bug if they differ)", (uint64_t)cpuisa_effective()},
         {"dataset (sizes and source checksums)", data_id},
         {"parameter count", t->model.n_params},
         {"initial parameters (sha256, first 64 bits)", fingerprint_u64(t)},

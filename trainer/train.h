@@ -26,6 +26,9 @@
 typedef struct {
     Config cfg;
     int rank, size;
+    int isa;                 /* the job's oneDNN ISA level (ops/cpuisa.h), pinned */
+    int isa_lowest;          /* the lowest rank's maximum level */
+    int isa_recorded;        /* the level was the resumed checkpoint's */
     Dataset ds;
     Loader loader;
     EvalSet evalset;
