@@ -64,7 +64,7 @@ wait_bounded "$bg" 120
 step=$(sed -n 's/^stopped: at step \([0-9]*\) of 600 by a signal; checkpoint written; exit 3.*/\1/p' "$dir/usr1.out")
 if [[ $rc -eq 3 && -n $step && $step -lt 600 ]] && grep -Eq 'stop requested \((SIGUSR1|a signal)\) on [12] rank\(s\)' "$dir/usr1.err" \
    && ! grep -q '^done:' "$dir/usr1.out"; then
-  pass "SIGUSR1 via mpirun: all ranks stop at step $step, exit 3"
+  pass "SIGUSR1 (to $([[ $mpi_kind == openmpi ]] && echo mpirun || echo the ranks)): all ranks stop at step $step, exit 3"
 else
   fail "SIGUSR1 stop: exit $rc, step '$step'"; show usr1
 fi
