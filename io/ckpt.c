@@ -60,29 +60,6 @@ static void h5_quiet(void)
     }
 }
 
-static herr_t cause_walk(unsigned n, const H5E_error2_t *e, void *data)
-{
-    char *out = data;
-    if (n == 0 && e->desc)
-        snprintf(out, 256, "%s", e->desc);
-    return 0;
-}
-
-/* The innermost (most specific) message of the current HDF5 error stack. */
-static const char *h5_cause(char out[256])
-{
-    out[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, cause_walk, out);
-    if (!out[0])
-        snprintf(out, 256, "unknown HDF5 error");
-    return out;
-}
-
-static int is_checksum_cause(const char *cause)
-{
-    return strstr(cause, "Fletcher32") || strstr(cause, "checksum");
-}
-
 /* ---- state validation --------------------------------------------------- */
 
 static int str_ok(const char *s, size_t cap) { return memchr(s, '\0', cap) != NULL; }
@@ -346,9 +323,9 @@ static int build_image(const TrainState *st, const LeNet *m, const float *params
     if (g >= 0)
         H5Gclose(g);
     if (rc < 0)
-        base_error_set("HDF5 could not %s the in-memory checkpoint: %s", step, h5_cause(cause));
+        base_error_set("HDF5 could not %s the in-memory checkpoint: %s", step, h5image_cause(cause));
     if (f >= 0 && H5Fclose(f) < 0 && rc == 0)
-        rc = base_error_set("HDF5 could not close the in-memory checkpoint: %s", h5_cause(cause));
+        rc = base_error_set("HDF5 could not close the in-memory checkpoint: %s", h5image_cause(cause));
     if (fapl >= 0)
         H5Pclose(fapl);
     if (rc == 0 && (!im->image || im->size == 0))
@@ -416,8 +393,8 @@ static int rd_error(const Reader *r, const char *fmt, ...)
 static int h5_damaged(const Reader *r, const char *what)
 {
     char cause[256];
-    h5_cause(cause);
-    if (is_checksum_cause(cause))
+    h5image_cause(cause);
+    if (h5image_is_checksum(cause))
         return rd_error(r, "checksum error in the HDF5 metadata of %s (%s): the file is damaged",
                         what, cause);
     return rd_error(r, "cannot read %s: damaged file (%s)", what, cause);
@@ -478,7 +455,7 @@ static int get_num(const Reader *r, const char *name, H5T_class_t cls, hid_t mty
     herr_t rc = H5Aread(a, mtype, out);
     H5Aclose(a);
     char cause[256];
-    return rc < 0 ? rd_error(r, "attribute /state/%s: %s", name, h5_cause(cause)) : 0;
+    return rc < 0 ? rd_error(r, "attribute /state/%s: %s", name, h5image_cause(cause)) : 0;
 }
 
 static int get_u64(const Reader *r, const char *name, uint64_t *v)
@@ -530,7 +507,7 @@ static int get_str_at(const Reader *r, hid_t loc, const char *where, const char 
     free(buf);
     char cause[256];
     return rc < 0 ? rd_error(r, "attribute %s/%s: unreadable string (%s)", where, name,
-                             h5_cause(cause))
+                             h5image_cause(cause))
                   : 0;
 }
 
@@ -628,7 +605,7 @@ static hid_t open_tensor(const Reader *r, const char *group, const TensorView *v
         return rd_error(r, "dataset %s is missing", name);
     hid_t ds = H5Dopen2(r->file, name, H5P_DEFAULT);
     if (ds < 0)
-        return is_checksum_cause(h5_cause((char[256]){0})) ? h5_damaged(r, name)
+        return h5image_is_checksum(h5image_cause((char[256]){0})) ? h5_damaged(r, name)
                                                              : rd_error(r, "%s is not a dataset", name);
     hid_t type = H5Dget_type(ds), space = H5Dget_space(ds), dcpl = H5Dget_create_plist(ds);
     hsize_t dims[H5S_MAX_RANK] = {0}, wdims[4];
@@ -694,9 +671,9 @@ static int read_tensors(const Reader *r, const char *group, const LeNet *m, floa
             return -1;
         herr_t rc = H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf + v->offset);
         char cause[256];
-        h5_cause(cause);
+        h5image_cause(cause);
         H5Dclose(ds);
-        if (rc < 0 && is_checksum_cause(cause))
+        if (rc < 0 && h5image_is_checksum(cause))
             return rd_error(r, "dataset /%s/%s: checksum error (Fletcher-32): %s", group, v->name,
                             cause);
         if (rc < 0)
@@ -789,7 +766,7 @@ static int open_file(Reader *r)
         return rd_error(r, "not an HDF5 file");
     r->file = is < 0 ? -1 : H5Fopen(r->path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (r->file < 0)
-        return rd_error(r, "damaged or truncated HDF5 file: %s", h5_cause(cause));
+        return rd_error(r, "damaged or truncated HDF5 file: %s", h5image_cause(cause));
     htri_t has = H5Lexists(r->file, "/state", H5P_DEFAULT);
     if (has < 0)
         return h5_damaged(r, "the root group");

@@ -24,45 +24,14 @@ static const char *const SPLIT_NAME[2] = {"train", "test"};
 
 static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
-static herr_t cause_walk(unsigned n, const H5E_error2_t *e, void *data)
-{
-    if (n == 0 && e->desc)
-        snprintf(data, 256, "%s", e->desc);
-    return 0;
-}
-
-/* The innermost message of HDF5's error stack, with an errno text HDF5
- * embeds ("..., error message = 'No space left on device', ...") cut out. */
-static const char *h5_cause(char out[256])
-{
-    out[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, cause_walk, out);
-    if (!out[0])
-        snprintf(out, 256, "unknown HDF5 error");
-    const char *key = "error message = '";
-    char *p = strstr(out, key);
-    if (p) {
-        p += strlen(key);
-        size_t len = strcspn(p, "'");
-        memmove(out, p, len);
-        out[len] = '\0';
-    }
-    return out;
-}
-
-static int is_checksum(const char *cause)
-{
-    return strstr(cause, "Fletcher32") || strstr(cause, "checksum");
-}
-
 /* An HDF5 call on what should be there failed: a checksum failure (a
  * damaged file) is said as such. */
 static int damaged(const char *what)
 {
     char cause[256];
-    h5_cause(cause);
+    h5image_cause(cause);
     return base_error_set("%s: %s (%s): the file is damaged; run shardnet prepare again", what,
-                          is_checksum(cause) ? "checksum error" : "unreadable", cause);
+                          h5image_is_checksum(cause) ? "checksum error" : "unreadable", cause);
 }
 
 /* Prefixes the current base_error() with the file name. */
@@ -105,7 +74,7 @@ static int write_scalar(hid_t loc, const char *name, hid_t file_type, hid_t mem_
     close_id(&attr, H5Aclose);
     close_id(&space, H5Sclose);
     char cause[256];
-    return rc < 0 ? base_error_set("cannot write attribute %s: %s", name, h5_cause(cause)) : 0;
+    return rc < 0 ? base_error_set("cannot write attribute %s: %s", name, h5image_cause(cause)) : 0;
 }
 
 static int write_strings(hid_t loc, const char *name, const char *const *s, int n)
@@ -121,7 +90,7 @@ static int write_strings(hid_t loc, const char *name, const char *const *s, int 
     close_id(&space, H5Sclose);
     close_id(&type, H5Tclose);
     char cause[256];
-    return rc < 0 ? base_error_set("cannot write attribute %s: %s", name, h5_cause(cause)) : 0;
+    return rc < 0 ? base_error_set("cannot write attribute %s: %s", name, h5image_cause(cause)) : 0;
 }
 
 static int write_array(hid_t group, const char *name, int rank, const hsize_t *dims,
@@ -139,7 +108,7 @@ static int write_array(hid_t group, const char *name, int rank, const hsize_t *d
     close_id(&dcpl, H5Pclose);
     close_id(&space, H5Sclose);
     char cause[256];
-    return rc < 0 ? base_error_set("cannot write dataset %s: %s", name, h5_cause(cause)) : 0;
+    return rc < 0 ? base_error_set("cannot write dataset %s: %s", name, h5image_cause(cause)) : 0;
 }
 
 static int write_split(hid_t file, const char *name, const DatasetArrays *a,
@@ -213,14 +182,14 @@ static int write_file(H5Image *im, const DatasetContents *c)
     H5Pclose(fapl);
     char cause[256];
     if (file < 0)
-        return base_error_set("cannot create HDF5 file: %s", h5_cause(cause));
+        return base_error_set("cannot create HDF5 file: %s", h5image_cause(cause));
     int rc = write_split(file, "train", &c->train, c);
     if (!rc)
         rc = write_split(file, "test", &c->test, c);
     if (!rc)
         rc = write_attributes(file, c);
     if (H5Fclose(file) < 0 && !rc)
-        rc = base_error_set("cannot close HDF5 file: %s", h5_cause(cause));
+        rc = base_error_set("cannot close HDF5 file: %s", h5image_cause(cause));
     if (!rc && (!im->image || !im->size))
         rc = base_error_set("HDF5 left no file image");
     return rc;
@@ -277,7 +246,7 @@ static hid_t open_array(hid_t file, const char *name, int rank, hsize_t *dims)
     hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
     if (dset < 0) {
         char cause[256];
-        if (is_checksum(h5_cause(cause)))
+        if (h5image_is_checksum(h5image_cause(cause)))
             damaged(name);
         else
             base_error_set("%s: is not a dataset", name);
@@ -552,7 +521,7 @@ static int read_rows(hid_t dset, int rank, const hsize_t *shape, size_t first, s
     if (rc >= 0)
         rc = H5Dread(dset, H5T_NATIVE_UINT8, mem_space, file_space, H5P_DEFAULT, dst);
     if (rc < 0)
-        h5_cause(cause); /* before the next call clears HDF5's error stack */
+        h5image_cause(cause); /* before the next call clears HDF5's error stack */
     H5Sclose(mem_space);
     H5Sclose(file_space);
     return rc < 0 ? -1 : 0;
@@ -571,12 +540,12 @@ int dataset_read_range(const Dataset *ds, DatasetSplit split, size_t first, size
     if (images && read_rows(ds->images[split], 4, shape, first, count, images, cause))
         return base_error_set("/%s/images: read of samples [%zu, %zu) failed: %s%s",
                               SPLIT_NAME[split], first, first + count,
-                              is_checksum(cause) ? "checksum error, the file is "
+                              h5image_is_checksum(cause) ? "checksum error, the file is "
                                                              "damaged: " : "", cause);
     if (labels && read_rows(ds->labels[split], 1, shape, first, count, labels, cause))
         return base_error_set("/%s/labels: read of samples [%zu, %zu) failed: %s%s",
                               SPLIT_NAME[split], first, first + count,
-                              is_checksum(cause) ? "checksum error, the file is "
+                              h5image_is_checksum(cause) ? "checksum error, the file is "
                                                              "damaged: " : "", cause);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* h5image.c - HDF5 core-driver file images; see h5image.h. */
 #include "h5image.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,4 +61,33 @@ int h5image_fapl(hid_t fapl, H5Image *im)
      * grows large blocks with mremap, without copying. */
     return H5Pset_fapl_core(fapl, 1, 0) < 0 || H5Pset_file_image_callbacks(fapl, &cb) < 0 ? -1
                                                                                          : 0;
+}
+
+static herr_t cause_walk(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (n == 0 && e->desc)
+        snprintf(data, 256, "%s", e->desc);
+    return 0;
+}
+
+const char *h5image_cause(char out[256])
+{
+    out[0] = '\0';
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, cause_walk, out);
+    if (!out[0])
+        snprintf(out, 256, "unknown HDF5 error");
+    const char *key = "error message = '";
+    char *p = strstr(out, key);
+    if (p) {
+        p += strlen(key);
+        size_t len = strcspn(p, "'");
+        memmove(out, p, len);
+        out[len] = '\0';
+    }
+    return out;
+}
+
+int h5image_is_checksum(const char *cause)
+{
+    return strstr(cause, "Fletcher32") || strstr(cause, "checksum");
 }

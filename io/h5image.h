@@ -25,4 +25,13 @@ typedef struct {
  * (zeroed by the caller, alive until the file is closed).  -1 on failure. */
 int h5image_fapl(hid_t fapl, H5Image *im);
 
+/* The innermost message of the current HDF5 error stack, with an errno text
+ * HDF5 embeds ("..., error message = 'No space left on device', ...") cut
+ * out; "unknown HDF5 error" when the stack is empty.  Returns out. */
+const char *h5image_cause(char out[256]);
+
+/* Whether such a cause is a checksum failure (Fletcher-32 on data, or
+ * HDF5's own metadata checksums): a damaged file, not a missing object. */
+int h5image_is_checksum(const char *cause);
+
 #endif
