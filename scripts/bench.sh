@@ -45,7 +45,7 @@ row() { rows+=("$(printf '| %-44s | %-22s | %s |' "$1" "$2" "$3")"); }
 
 # Mean of the "N img/s" of epoch lines 2.. (the first epoch warms up).
 epoch_rate() { awk '/^epoch [0-9]+\/[0-9]+:/ { n++; if (n > 1) { for (i = 1; i <= NF; i++) if ($(i+1) == "img/s,") { s += $i; k++ } } } END { printf "%.0f", k ? s / k : 0 }' "$1"; }
-final_hash_of() { sed -n 's/^done: .*final parameter hash \(0x[0-9a-f]*\)$/\1/p' "$1"; }
+final_hash_of() { sed -n 's/^done: .*final parameters sha256 \([0-9a-f]*\)$/\1/p' "$1"; }
 peak_mb() { sed -n 's/^peak memory per rank: \([0-9.]*\) MB.*/\1/p' "$1"; }
 test_acc() { awk '/^epoch [0-9]+\/[0-9]+:/ { for (i = 1; i <= NF; i++) if ($i == "test") a = $(i+4) } END { print a }' "$1" | tr -d ','; }
 
@@ -101,8 +101,10 @@ for round in $(seq "$rounds"); do
   done
   so=$(run slow-on 2 "${train[@]}" --test-slow 1:60)
   sf=$(run slow-off 2 "${train[@]}" --test-slow 1:60 --balance off)
+  h=$(final_hash_of "$out/p2.$round")
+  [ -n "$h" ] || same="no (no final hash in the P=2 output)"
   for name in p1 p1b p2off slow-on slow-off; do
-    [ "$(final_hash_of "$out/$name.$round")" = "$(final_hash_of "$out/p2.$round")" ] || same=no
+    [ "$(final_hash_of "$out/$name.$round")" = "$h" ] || same=no
   done
   p1+=("$a") p1b+=("$a2") p2+=("$b") p2f+=("$f") slow_on+=("$so") slow_off+=("$sf")
   scale+=("$(ratio "$b" "$a")")
