@@ -1,7 +1,7 @@
 /* ckpt.h - HDF5 training checkpoints: one file holds the learnable tensors,
  * their momentum buffers and the training state needed to resume.
  *
- * File layout (format_version 1, see README.md):
+ * File layout (format_version 2):
  *   /params/<name>    float32, the tensor's dims from the LeNet table, chunked
  *                     (one chunk = the whole tensor), Fletcher-32; attribute
  *                     `key` = the textbook nn.Sequential key ("0.weight").

@@ -1,6 +1,6 @@
 /* export.h - what both exports (ONNX, safetensors) are made from: a verified
  * checkpoint, its tensors as little-endian float32 bytes, the metadata, and
- * the golden batch that proves the file (see README.md).
+ * the golden batch that proves the file.
  *
  * export_source_load reads and verifies the checkpoint (ckpt_read), hashes
  * the checkpoint file and the exported tensors, reads the first
@@ -12,6 +12,30 @@
  *   float32 (N, C, H, W), NCHW, value = (pixel / 255 - mean[c]) / std[c]
  *   for a pixel in 0..255, with mean/std from the checkpoint (0 and 1 when it
  *   was trained without --normalize, i.e. plain pixel / 255).
+ *
+ * Metadata (ONNX metadata_props, safetensors __metadata__; every value a
+ * string, JSON inside it where structured):
+ *   shardnet.version, shardnet.arch          the exporting version; classic|modern
+ *   shardnet.classes                         JSON array of class names, logit order
+ *   shardnet.input                           the input rule above, as text
+ *   shardnet.input_shape                     JSON [C, H, W]
+ *   shardnet.input_mean, shardnet.input_std  JSON arrays, one number per channel
+ *   shardnet.source_checkpoint(_sha256)      the checkpoint's file name; SHA-256
+ *                                            of its bytes (sha256sum)
+ *   shardnet.source_step                     optimizer steps the checkpoint had done
+ *   shardnet.params_sha256                   SHA-256 of the exported tensors' float32
+ *                                            LE bytes in nn.Sequential order
+ *                                            (0.weight ... 11.bias): the fingerprint
+ *   shardnet.golden                          JSON: dataset, split "test", first 0,
+ *                                            count 8, shape, dtype float32,
+ *                                            byte_order little, tolerance 1e-4,
+ *                                            labels, logits (9 digits: exact
+ *                                            float32), images_base64 (the model
+ *                                            INPUT, normalised, float32 LE)
+ * A checker runs the model on the golden images and requires every logit
+ * within the tolerance and the same argmax: a flipped high byte of one
+ * conv1.weight moves the logits by ~0.47.  Changes in the lowest mantissa
+ * bits may move a logit by less than 1e-4; params_sha256 catches any byte.
  *
  * Contract: the ExportSource owns every buffer (export_source_free; safe on
  * a zeroed struct).  Functions return 0, or -1 with base_error() naming the
@@ -77,7 +101,7 @@ typedef struct {
 
 #define EXPORT_META_MAX 16
 
-/* The metadata both formats carry (keys "shardnet.*", see README.md),
+/* The metadata both formats carry (keys "shardnet.*", see the top),
  * values as text (JSON where structured).  *n entries into meta. */
 int export_metadata(const ExportSource *s, ExportMeta meta[EXPORT_META_MAX], size_t *n);
 void export_metadata_free(ExportMeta *meta, size_t n);

@@ -10,6 +10,15 @@
  * (oneDNN's AVX2_VNNI and AVX512_MIC* count as AVX2: they are not above
  * AVX512_CORE on every CPU).  Names are the ONEDNN_MAX_CPU_ISA spellings.
  *
+ * Pinning the ISA fixes which kernels oneDNN may use, not everything they
+ * do: oneDNN also sizes some blockings from the cache sizes it detects, and
+ * another blocking can split a reduction differently, so two CPU models
+ * pinned to the same ISA are likely, not certain, to agree.  Tested here
+ * (tests/isa_mpi.sh, ranks capped to simulate CPU generations): ranks capped
+ * to different ISAs give the weights of a uniform run at the lowest of them,
+ * and a resume keeps the recorded ISA (checkpoint /state/cpu_isa) or is
+ * refused, naming the rank, its host and its maximum.
+ *
  * Contract: cpuisa_probe must run before any other oneDNN call of the
  * process (asking oneDNN for its ISA fixes it); it asks oneDNN in a forked
  * child, so call it before MPI_Init.  cpuisa_pin once, before the first

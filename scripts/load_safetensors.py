@@ -20,7 +20,7 @@ Checks, printing each result; exit 1 on the first failure:
      bytes in nn.Sequential order (0.weight, 0.bias, 3.weight, ... 11.bias)
      - catches ANY changed byte, also one too small to move a logit by 1e-4.
 The model input is float32 (N, C, H, W) = (pixel / 255 - mean) / std with
-mean/std from __metadata__ (see README.md).
+mean/std from __metadata__ (see io/export.h).
 """
 import argparse
 import base64

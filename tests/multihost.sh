@@ -198,7 +198,7 @@ fi
 # late rank (or, when h2 arrived just before the cut, saying the network
 # stalled), and MPI_Abort must reach h2's daemon over a dead link: that
 # waits on TCP retransmission (net.ipv4.tcp_retries2, default 15: many
-# minutes), so these namespaces give up after 3 retries (README.md).
+# minutes), so these namespaces give up after 3 retries (trainer/dist.h).
 for h in hd h1 h2; do ip netns exec "$pre$h" sysctl -qw net.ipv4.tcp_retries2=3; done
 cut cut-watchdog 5
 if [[ $rc -ne 0 ]] && awk -v t="$took" 'BEGIN { exit !(t <= 30) }' \

@@ -1,5 +1,14 @@
 /* balance.h - which rank computes which micro-batches of a step.
  *
+ * Why the default micro-batch is 32 (config.h: the largest divisor of B up
+ * to 32, a function of B alone so that the defaults are exact for every P):
+ * `shardnet bench` on one core is flat from m = 16 to 128 (17,100-18,000
+ * img/s), 16 is 2-3% slower (each micro-batch has a fixed cost: converting
+ * 61,706 gradients to fixed point, the primitive launches), and 64 leaves 2
+ * ranks 4 micro-batches, too coarse to balance a rank at 60% speed (2+2 or
+ * 3+1 against the ideal 2.5+1.5); at P=2 m = 32 matched the best of
+ * 16/32/64/128 (scripts/bench.sh).
+ *
  * A step's K = B/m micro-batches (shard.h) are cut into P contiguous runs,
  * one per rank in rank order: rank r computes micro-batches
  * [first[r], first[r] + count[r]), every count >= 1, the counts summing to K

@@ -85,7 +85,7 @@ typedef struct {
 #define CONFIG_MAX_BATCH GRADRED_MAX_TERMS
 /* The default micro-batch is the largest divisor of B not above this (32
  * at the default B = 256): it depends on B alone, so the default weights
- * are the same for every P.  Chosen by measurement (README, Benchmarks). */
+ * are the same for every P.  Chosen by measurement (see balance.h). */
 #define CONFIG_DEFAULT_MICRO 32
 #define CONFIG_DEFAULT_TIMEOUT 600
 

@@ -1,6 +1,24 @@
 /* metrics.h - what rank 0 reports: the run's metrics file (JSON lines,
- * RUN/metrics.jsonl) and the fixed-width progress line.  The schema is
- * documented in README.md.
+ * RUN/metrics.jsonl) and the fixed-width progress line.
+ *
+ * Records (keys besides type and time):
+ *   start    run, world_size, hosts, threads, steps_per_epoch, total_steps,
+ *            param_count, step, epoch, fingerprint (initial), config
+ *   resume   the same; step/epoch where it continues, from (the
+ *            checkpoint), written_by_world_size
+ *   step     epoch (1-based), step, total_steps, loss and accuracy of the
+ *            step's global batch, lr, img_per_s since the previous record,
+ *            eta_s, fingerprint
+ *   epoch    epoch, step, train_loss, train_accuracy (epoch means),
+ *            val_loss, val_accuracy (null without --val), test_loss,
+ *            test_accuracy (null with --no-eval), seconds, img_per_s,
+ *            fingerprint
+ *   checkpoint, best   step, epoch, path, fingerprint (best: also val_loss,
+ *            val_accuracy)
+ *   stop     step, epoch, fingerprint: stopped by a signal, checkpoint written
+ *   end      step, epoch, skipped, reason (done|early_stop), fingerprint
+ * A run killed without a checkpoint may have logged steps after its last
+ * checkpoint; the resumed run logs them again after its resume record.
  *
  * The file is opened for APPEND: a resumed run adds to the history of the
  * run it continues, so the whole learning curve stays in one file, with

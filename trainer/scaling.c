@@ -82,7 +82,7 @@ static void markdown(Text *t, const ScalingReport *r, double img_per_s)
            "(%.1f KB) all-reduced on its own after training, %lld times, bytes over time; img/s "
            "per rank: the images of its micro-batches over its compute time; micro-batches: "
            "how many of the steps' micro-batches this rank computed (the assignment, "
-           "README \"Which rank reads which samples\").\n",
+           "io/shard.h, trainer/balance.h).\n",
         r->ranks ? (double)r->per_rank[0].probe_bytes / 1e3 : 0.0,
         r->ranks ? (long long)r->per_rank[0].probe_reps : 0LL);
 }

@@ -13,6 +13,17 @@
  * (uxlfoundation/oneDNN#4845).  fc1 no longer runs on gemm:jit here (see
  * ops/lenet.h), but oneDNN may choose it on another CPU; a blocked signal
  * is never delivered, so no frame lands anywhere whatever the kernels.
+ * A handler shardnet does not own (a sampling profiler's) is still exposed:
+ * tests/test_lenet.c storms one during training steps (the old fc1 broke the
+ * heap within 2 s); on another CPU `DNNL_VERBOSE=1 shardnet bench --steps 1`
+ * lists the kernels, and any gemm:jit among them makes profiling with
+ * signals unsafe there.
+ *
+ * Launchers: Open MPI's mpirun forwards SIGUSR1 (and SIGUSR2) to every rank
+ * but kills the job itself on SIGTERM, so stop a job by SIGUSR1 to mpirun or
+ * SIGTERM to the ranks (Slurm's time limit).  MPICH's Hydra forwards SIGUSR1
+ * too, but its own exit status then came back 0 in 1 of 3 tries although
+ * every rank exited 3: signal the ranks themselves there.
  *
  * Install once, before MPI_Init and before oneDNN's OpenMP threads exist:
  * threads inherit the calling thread's mask.  A handler that only records
