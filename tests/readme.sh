@@ -200,8 +200,18 @@ if [[ -f $dir/blocks/blocks ]]; then
   last=$(grep '^== README' "$dir/run.out" | tail -1)
   if [[ $rc -eq 0 && $last == "== README done" ]]; then
     pass "every sh and python block ran ($(grep -c '^== README line' "$dir/run.out") blocks, limit $limit samples)"
-    grep '^skipped:' "$dir/run.out" | while read -r l; do echo "$l"; done
+    grep -E '^(== README line|done:|skipped:)' "$dir/run.out" | sed 's/^/    | /'
     skipped=$((skipped + $(grep -c '^skipped:' "$dir/run.out")))
+    # The files the README's walkthrough names, where it says they are.
+    if [[ -z ${README:-} ]]; then
+      missing=""
+      for f in config.json latest 'ckpt-*.h5' best.h5 best.json metrics.jsonl \
+               events.out.tfevents.shardnet curves.png best.onnx best.safetensors; do
+        compgen -G "$work/runs/demo/$f" >/dev/null || missing+=" $f"
+      done
+      [[ -z $missing ]] && pass "runs/demo holds every file the README names" ||
+        fail "runs/demo lacks what the README names:$missing"
+    fi
   else
     fail "a README block failed (exit $rc) at ${last#== }:"
     sed 's/^/    | /' "$dir/run.out" | grep -v '^    |   config' | tail -30
