@@ -1,6 +1,14 @@
 /* checksum.h - SHA-256 of a file (where a dataset or an export came from)
  * and of bytes in memory (the tensors of an export).
- * Uses OpenSSL's libcrypto EVP interface. */
+ * Uses OpenSSL's libcrypto EVP interface.
+ *
+ * The fingerprint of a set of weights (checksum_params) is the SHA-256 of
+ * the parameters as little-endian float32 bytes in the LeNet table's order.
+ * The progress line (first 12 hex digits), the epoch and done lines, the
+ * metrics, `shardnet verify`, `shardnet info` ("parameters sha256") and the
+ * exports (shardnet.params_sha256) all show it, so one set of weights has
+ * one name everywhere.  A checkpoint's param_digest (ckpt.h) is another
+ * thing: it also covers the momentum and /state, to verify the file. */
 #ifndef SHARDNET_CHECKSUM_H
 #define SHARDNET_CHECKSUM_H
 
