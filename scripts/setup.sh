@@ -43,7 +43,7 @@ PACKAGES+=(libopenmpi-dev openmpi-bin)
 TEST_PACKAGES=(
   libcmocka-dev
   python3-onnx python3-torch python3-matplotlib python3-h5py
-  python3-protobuf python3-crc32c
+  python3-protobuf python3-crc32c python3-pyflakes
   slurm-client slurmctld slurmd munge iproute2 man-db
 )
 

@@ -19,7 +19,9 @@
 #                             before a release, not by a test)
 #   python                    run here with /usr/bin/python3 after the sh blocks
 #                             before it (skipped, and said, without python3-torch,
-#                             python3-h5py and python3-onnx)
+#                             python3-h5py and python3-onnx), and checked by
+#                             pyflakes (python3-pyflakes): no unused imports,
+#                             no undefined names
 #   text                      output; no line may start with a shell prompt "$ "
 # A fence with no info string or another one fails the test, and so does an
 # inline `shardnet ...` or `mpirun ...` whose command is in no sh block.
@@ -190,6 +192,17 @@ if ! parse "$readme" "$dir/blocks" >"$dir/parse.out"; then
   while read -r l; do fail "$l"; done <"$dir/parse.out"
 else
   pass "every fenced block is run here or by a registered test ($(wc -l <"$dir/blocks/blocks") blocks run here)"
+fi
+# The Python examples: nothing unused, nothing undefined.
+py_blocks=$(awk '$1 == "python" { print $3 }' "$dir/blocks/blocks" 2>/dev/null)
+if [[ -n $py_blocks ]]; then
+  if ! "$py" -m pyflakes --version >/dev/null 2>&1; then
+    skip "pyflakes on the python blocks (apt-get install python3-pyflakes)"
+  elif "$py" -m pyflakes $py_blocks >"$dir/pyflakes.out" 2>&1; then
+    pass "pyflakes finds nothing in the $(wc -w <<<"$py_blocks") python blocks"
+  else
+    fail "pyflakes on the python blocks (NNN.py is the NNN-th block run):"; sed 's/^/    | /' "$dir/pyflakes.out"
+  fi
 fi
 if [[ -f $dir/blocks/blocks ]]; then
   drive "$dir/blocks"
