@@ -201,7 +201,11 @@ if [[ -n $py_blocks ]]; then
   elif "$py" -m pyflakes $py_blocks >"$dir/pyflakes.out" 2>&1; then
     pass "pyflakes finds nothing in the $(wc -w <<<"$py_blocks") python blocks"
   else
-    fail "pyflakes on the python blocks (NNN.py is the NNN-th block run):"; sed 's/^/    | /' "$dir/pyflakes.out"
+    fail "pyflakes on the python blocks:"
+    # block file:LINE:COL: message -> README.md:line: message
+    awk 'NR == FNR { if ($1 == "python") start[$3] = $2; next }
+         { split($0, f, ":"); msg = $0; sub(/^[^:]*:[0-9]+:[0-9]+: */, "", msg)
+           print "    | README.md:" start[f[1]] + f[2] ": " msg }' "$dir/blocks/blocks" "$dir/pyflakes.out"
   fi
 fi
 if [[ -f $dir/blocks/blocks ]]; then
