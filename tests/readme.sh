@@ -161,7 +161,7 @@ drive() {
 
 # Self-check: a failing command, a bare fence, a false covered-by and an
 # inline command in no block must each fail.
-mkdir -p "$dir/self" && cd "$dir/self"
+mkdir -p "$dir/self" && cd "$dir/self" || exit 1
 printf '```sh\nshardnet --version\nshardnet verify no-such-file.h5\necho not reached\n```\n' >bad-cmd.md
 if parse bad-cmd.md "$dir/self/p1" >parse.out && drive "$dir/self/p1" &&
    ! bash "$dir/self/p1/driver.sh" >run.out 2>&1 && ! grep -q 'not reached' run.out; then
@@ -210,10 +210,10 @@ if [[ -n $py_blocks ]]; then
 fi
 if [[ -f $dir/blocks/blocks ]]; then
   drive "$dir/blocks"
-  cd "$work"
+  cd "$work" || exit 1
   bash "$dir/blocks/driver.sh" >"$dir/run.out" 2>&1
   rc=$?
-  cd "$dir"
+  cd "$dir" || exit 1
   last=$(grep '^== README' "$dir/run.out" | tail -1)
   if [[ $rc -eq 0 && $last == "== README done" ]]; then
     pass "every sh and python block ran ($(grep -c '^== README line' "$dir/run.out") blocks, limit $limit samples)"
