@@ -110,6 +110,34 @@ for row in "${commands[@]}"; do
   helps "$cmd: --help, -h, help $cmd" "$cmd"
 done
 
+# The commands that compute take their thread count one way (threads.h):
+# --threads N, else OMP_NUM_THREADS, else 1; a bad count says the same.
+computing=(train bench)
+threads_rule="an integer in 1..1024, or unset for 1 thread; --threads N overrides it"
+for cmd in "${computing[@]}"; do
+  OMP_NUM_THREADS=4,2 usage_error "$cmd: bad OMP_NUM_THREADS" "$cmd" \
+    "OMP_NUM_THREADS: '4,2' is not valid ($threads_rule)" -- "$cmd"
+  usage_error "$cmd: --threads 0" "$cmd" "--threads: 0 is out of range (an integer in 1..1024)" -- \
+    "$cmd" --threads 0
+  OMP_THREAD_LIMIT=1 "$bin" "$cmd" --threads 2 >"$dir/out" 2>"$dir/err"
+  rc=$?
+  if [[ $rc -eq 2 ]] && grep -qx "shardnet $cmd: --threads: 2 is more than this process can run (at most 1, set by OpenMP's thread limit (OMP_THREAD_LIMIT))" "$dir/err"; then
+    ok "$cmd: --threads above OMP_THREAD_LIMIT"
+  else
+    bad "$cmd: --threads 2 with OMP_THREAD_LIMIT=1: exit $rc" "$(head -3 "$dir/err")"
+  fi
+done
+# bench says the count it ran with: the flag wins over the environment.
+OMP_NUM_THREADS=2 "$bin" bench --threads 1 --steps 1 --batch 8 >"$dir/out" 2>"$dir/err" &&
+  grep -q ' threads=1$' "$dir/out" && ok "bench: --threads 1 over OMP_NUM_THREADS=2" ||
+  bad "bench --threads 1" "$(head -3 "$dir/out" "$dir/err")"
+OMP_NUM_THREADS=2 "$bin" bench --steps 1 --batch 8 >"$dir/out" 2>"$dir/err" &&
+  grep -q ' threads=2$' "$dir/out" && ok "bench: OMP_NUM_THREADS=2" ||
+  bad "bench with OMP_NUM_THREADS=2" "$(head -3 "$dir/out" "$dir/err")"
+"$bin" bench --steps 1 --batch 8 >"$dir/out" 2>"$dir/err" &&
+  grep -q ' threads=1$' "$dir/out" && ok "bench: 1 thread by default" ||
+  bad "bench by default" "$(head -3 "$dir/out" "$dir/err")"
+
 # The top level: the same shape without a command name.
 all=$("$bin" --help | sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p' | paste -sd'|')
 top() {
