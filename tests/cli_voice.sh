@@ -82,7 +82,7 @@ for row in "${commands[@]}"; do
     "$cmd" --no-such-option
   usage_error "$cmd: unknown option with a value" "$cmd" "--no-such-option: unknown option" -- \
     "$cmd" --no-such-option=1
-  usage_error "$cmd: a short option" "$cmd" "-x: unknown option (options are long: --name)" -- \
+  usage_error "$cmd: a short option" "$cmd" "-x: unknown option (options are long, like --help)" -- \
     "$cmd" -x
   usage_error "$cmd: --$prefix is no abbreviation of --$meant" "$cmd" \
     "--$prefix: unknown option (did you mean --$meant?)" -- "$cmd" "--$prefix"

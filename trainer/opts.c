@@ -140,7 +140,7 @@ int opts_parse(const OptSpec *spec, int argc, char **argv, int *n_pos)
         if (!strcmp(a, "-h") || !strcmp(a, "--help"))
             return OPTS_HELP;
         if (a[1] != '-')
-            return base_error_set("%s: unknown option (options are long: --name)", a);
+            return base_error_set("%s: unknown option (options are long, like --help)", a);
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         if (len == 4 && !strncmp(name, "help", 4))
