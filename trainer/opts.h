@@ -23,7 +23,21 @@
  *     parser says what is wrong in base_error().
  *
  * Help texts write defaults as "(default: X)".  Pure: no MPI, no I/O but
- * opts_fail's two lines on stderr. */
+ * opts_fail's two lines on stderr.
+ *
+ * A command's whole CLI code, as in cmd_verify.c:
+ *
+ *   bool quiet = false;                         (defaults in the variables)
+ *   const Opt opts[] = {OPTION_FLAG("quiet", &quiet), OPTS_END};
+ *   const OptSpec spec = {"verify", opts, "one or more CHECKPOINT files", 1, -1};
+ *   int n_pos, rc = opts_parse(&spec, argc, argv, &n_pos);
+ *   if (rc == OPTS_HELP) { verify_usage(stdout); return 0; }
+ *   if (rc) return opts_fail("verify", base_error());
+ *   ... the files are argv[1..n_pos] ...
+ *
+ * and a command that computes calls threads_setup (threads.h) with its
+ * --threads value; checks between options after parsing put the option
+ * first too ("--micro-batch: 100 does not divide --batch 256 (...)"). */
 #ifndef SHARDNET_OPTS_H
 #define SHARDNET_OPTS_H
 
