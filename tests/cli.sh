@@ -25,22 +25,22 @@ check() {
 }
 
 check "help lists commands"       0 '^  summary '             -- "$bin" --help
-check "no command is usage"       2 'Usage: shardnet'         -- "$bin"
-check "unknown command"           2 "unknown command 'frobnicate'" -- "$bin" frobnicate
+check "no command"                2 "^shardnet: no command given \(give one of prepare\|summary\|" -- "$bin"
+check "unknown command"           2 "^shardnet: 'frobnicate' is not a command \(prepare\|" -- "$bin" frobnicate
 check "version"                   0 '^shardnet [0-9]+\.[0-9]+' -- "$bin" --version
 check "version: oneDNN"           0 '^oneDNN 2\.[0-9]+\.[0-9]+ \(CPU ISA ' -- "$bin" --version
 check "version: HDF5"             0 '^HDF5 1\.[0-9]+\.[0-9]+$' -- "$bin" --version
 check "version: MPI"              0 '^MPI: (Open MPI v|MPICH )[0-9]' -- "$bin" --version
 check "summary --help"            0 'usage: shardnet summary' -- "$bin" summary --help
-check "summary unknown flag"      2 "unrecognized option '--bogus'" -- "$bin" summary --bogus
-check "summary bad input shape"   2 'four positive integers'  -- "$bin" summary --input 1,2,3
-check "summary bad arch"          2 "unknown architecture 'lenet5'" -- "$bin" summary --arch lenet5
+check "summary unknown flag"      2 "^shardnet summary: --bogus: unknown option$" -- "$bin" summary --bogus
+check "summary bad input shape"   2 '--input: .1,2,3. is not valid \(four positive integers N,C,H,W\)'  -- "$bin" summary --input 1,2,3
+check "summary bad arch"          2 "--arch: 'lenet5' is not a choice \(classic\|modern\)" -- "$bin" summary --arch lenet5
 check "summary too small input"   2 'too small'               -- "$bin" summary --input 1,1,8,8
 check "summary huge input"        2 'outside the supported'   -- "$bin" summary --input 1,1,2147483648,2147483648
-check "bench bad batch"           2 'integer 1..4096'         -- "$bin" bench --batch 0
+check "bench bad batch"           2 '--batch: 0 is out of range \(an integer in 1..4096\)'         -- "$bin" bench --batch 0
 check "verify --help"             0 'usage: shardnet verify'  -- "$bin" verify --help
-check "verify unknown flag"       2 "unrecognized option '--bogus'" -- "$bin" verify --bogus
-check "verify needs a file"       2 'no checkpoint given'     -- "$bin" verify
+check "verify unknown flag"       2 "^shardnet verify: --bogus: unknown option$" -- "$bin" verify --bogus
+check "verify needs a file"       2 '^shardnet verify: missing argument \(give one or more CHECKPOINT files\)$'     -- "$bin" verify
 check "verify missing file"       1 "BAD checkpoint '/nonexistent/c.h5': cannot open: No such file" -- "$bin" verify /nonexistent/c.h5
 check "verify not HDF5"           1 "checkpoint '$0': not an HDF5 file" -- "$bin" verify "$0"
 

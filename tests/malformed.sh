@@ -183,15 +183,15 @@ t="$bin train --data $dir/good.h5 --batch 64 --no-ckpt --quiet"
 case_ cli limit-too-big 2 'exceeds the 512 training samples' -- $t --limit 5000
 case_ cli limit-below-batch 2 'larger than the 63 training samples' -- $t --limit 63
 case_ cli warmup 2 'must be below the 8 steps' -- $t --epochs 1 --warmup 64
-case_ cli seed-blank 2 "--seed: ' -5' is not an integer" -- $t --seed ' -5'
-case_ cli seed-negative 2 "is not an integer in 0..2\^64-1" -- $t --seed -5
-case_ cli threads-limit 2 'at most 1 thread.*OMP_THREAD_LIMIT' -- env OMP_THREAD_LIMIT=1 $t --threads 2
-case_ cli threads-affinity 2 'at most 1 thread.*affinity' -- taskset -c 0 $t --threads 2
-case_ cli threads-huge 2 'outside 1..1024' -- $t --threads 100000
+case_ cli seed-blank 2 "--seed: ' -5' is not valid" -- $t --seed ' -5'
+case_ cli seed-negative 2 "--seed: '-5' is not valid \\(an integer in 0..2\^64-1\\)" -- $t --seed -5
+case_ cli threads-limit 2 '--threads: 2 is more than this process can run \(at most 1, set by .*OMP_THREAD_LIMIT' -- env OMP_THREAD_LIMIT=1 $t --threads 2
+case_ cli threads-affinity 2 '--threads: 2 is more than .*at most 1, set by the CPU affinity' -- taskset -c 0 $t --threads 2
+case_ cli threads-huge 2 '--threads: 100000 is out of range \(an integer in 1..1024\)' -- $t --threads 100000
 case_ cli eval-threads-huge 2 'integer 1..1024' -- "$bin" eval "$ck" --data "$dir/good.h5" --threads 100000
-case_ cli eval-threads-limit 2 'at most 1 thread' -- env OMP_THREAD_LIMIT=1 "$bin" eval "$ck" --data "$dir/good.h5" --threads 2
+case_ cli eval-threads-limit 2 'at most 1, set by' -- env OMP_THREAD_LIMIT=1 "$bin" eval "$ck" --data "$dir/good.h5" --threads 2
 case_ cli eval-batch-huge 2 'integer 1..4096' -- "$bin" eval "$ck" --data "$dir/good.h5" --batch 100000
-case_ cli bench-threads 2 'OMP_NUM_THREADS 2: .*at most 1' -- env OMP_NUM_THREADS=2 taskset -c 0 "$bin" bench --steps 1
+case_ cli bench-threads 2 '^shardnet bench: OMP_NUM_THREADS: 2 is more than this process can run \(at most 1' -- env OMP_NUM_THREADS=2 taskset -c 0 "$bin" bench --steps 1
 case_ cli summary-huge 2 'outside the supported' -- "$bin" summary --input 1,1,2147483648,2147483648
 case_ cli summary-small 2 'too small' -- "$bin" summary --input 1,1,8,8
 

@@ -136,14 +136,14 @@ fi
 if [[ -n $shardnet ]]; then
     run train-split 9 shardnet train
     if [[ $rc -eq 2 ]] && grep -q 'shardnet train: 9 ranks, but a step has only --batch 256 / --micro-batch 32 = 8 micro-batches' "$out/train-split.err" &&
-       [[ $(grep -c '^usage: shardnet train' "$out/train-split.err") -eq 1 ]]; then
+       [[ $(grep -c "^Try 'shardnet train --help'.\$" "$out/train-split.err") -eq 1 ]]; then
         pass "shardnet train at P=9, 8 micro-batches: exit 2 on all ranks, rank 0 names --batch"
     else
         fail "shardnet train at P=9: exit $rc"
         show train-split
     fi
     run train-lr 2 shardnet train --lr -1
-    if [[ $rc -eq 2 ]] && grep -q 'shardnet train: --lr: -1 is outside' "$out/train-lr.err"; then
+    if [[ $rc -eq 2 ]] && grep -q 'shardnet train: --lr: -1 is out of range' "$out/train-lr.err"; then
         pass "shardnet train --lr -1 at P=2: exit 2 naming --lr"
     else
         fail "shardnet train --lr -1: exit $rc"

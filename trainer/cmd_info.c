@@ -12,7 +12,7 @@
  * Reads files only; no MPI.  Exit 0 (also for a checkpoint that does not
  * verify: info reports it, `shardnet verify` is the check), 1 when the path
  * is neither, 2 usage error. */
-#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +27,7 @@
 #include "ckpt.h"
 #include "ckptdir.h"
 #include "commands.h"
+#include "opts.h"
 #include "outpath.h"
 
 static void info_usage(FILE *out)
@@ -36,7 +37,7 @@ static void info_usage(FILE *out)
                  "configuration, step and epoch, creation time, the parameters' SHA-256\n"
                  "fingerprint, whether it verifies, and the metrics at save time; for a run,\n"
                  "its checkpoints, best checkpoint and how it last ended or stopped.\n\n"
-                 "  --json    one JSON object instead of text\n"
+                 "  --json    one JSON object instead of text (default: text)\n"
                  "  --help    this text\n"
                  "Exit status: 0 reported, 1 not a checkpoint or run directory, 2 usage error.\n");
 }
@@ -270,23 +271,20 @@ static void print_run(const json_t *o)
 
 int cmd_info(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    int as_json = 0, c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j': as_json = 1; break;
-        case 'h': info_usage(stdout); return 0;
-        default: info_usage(stderr); return 2;
-        }
+    bool as_json = false;
+    const Opt opts[] = {
+        OPTION_FLAG("json", &as_json),
+        OPTS_END,
+    };
+    const OptSpec spec = {"info", opts, "one CHECKPOINT or RUN_DIR", 1, 1};
+    int n_pos, rc = opts_parse(&spec, argc, argv, &n_pos);
+    if (rc == OPTS_HELP) {
+        info_usage(stdout);
+        return 0;
     }
-    if (argc - optind != 1) {
-        fprintf(stderr, "shardnet info: give exactly one checkpoint or run directory\n\n");
-        info_usage(stderr);
-        return 2;
-    }
-    const char *path = argv[optind];
+    if (rc)
+        return opts_fail("info", base_error());
+    const char *path = argv[1];
     struct stat sb;
     if (stat(path, &sb) < 0) {
         fprintf(stderr, "shardnet info: %s: no such file or directory\n", path);

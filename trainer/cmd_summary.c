@@ -1,7 +1,6 @@
 /* cmd_summary.c - `shardnet summary`: one row per layer of LeNet with its
  * output shape and parameter count, for a given input shape (the textbook's
  * layer summary). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include "base.h"
 #include "commands.h"
 #include "lenet.h"
+#include "opts.h"
 
 static void summary_usage(FILE *out)
 {
@@ -16,21 +16,24 @@ static void summary_usage(FILE *out)
             "usage: shardnet summary [--arch classic|modern] [--input N,C,H,W] [--classes K]\n\n"
             "Prints LeNet's layers with their output shapes and parameter counts.\n"
             "Layer sizes are inferred from the input shape, like the textbook's lazy layers.\n\n"
-            "  --arch A        classic (sigmoid, average pooling; default) or modern (ReLU, max pooling)\n"
-            "  --input N,C,H,W input shape (default 1,1,28,28)\n"
-            "  --classes K     number of classes (default 10)\n"
-            "  --help          this text\n");
+            "  --arch classic|modern  sigmoid and average pooling, or ReLU and max pooling\n"
+            "                         (default: classic)\n"
+            "  --input N,C,H,W        input shape (default: 1,1,28,28)\n"
+            "  --classes K            number of classes, 2..256 (default: 10)\n"
+            "  --help                 this text\n"
+            "Exit status: 0 printed, 2 usage error.\n");
 }
 
 /* "256,3,28,28" -> four positive sizes; -1 with base_error() otherwise. */
-static int parse_shape(const char *s, int64_t out[4])
+static int parse_shape(const char *s, void *dst)
 {
+    int64_t *out = dst;
     const char *p = s;
     for (int i = 0; i < 4; i++) {
         char *end;
         long long v = strtoll(p, &end, 10);
         if (end == p || v < 1 || (i < 3 ? *end != ',' : *end != '\0'))
-            return base_error_set("--input needs four positive integers N,C,H,W, got '%s'", s);
+            return base_error_set("'%s' is not valid", s);
         out[i] = v;
         p = end + 1;
     }
@@ -49,49 +52,31 @@ static void print_shape(const LayerInfo *l)
 
 int cmd_summary(int argc, char **argv)
 {
-    static const struct option opts[] = {{"arch", required_argument, 0, 'a'},
-                                         {"input", required_argument, 0, 'i'},
-                                         {"classes", required_argument, 0, 'k'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    LeNetArch arch = ARCH_CLASSIC;
-    int64_t in[4] = {1, 1, 28, 28};
-    long classes = 10;
-    int c;
-    char *end;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'a':
-            if (lenet_arch_parse(optarg, &arch) < 0)
-                goto bad;
-            break;
-        case 'i':
-            if (parse_shape(optarg, in) < 0)
-                goto bad;
-            break;
-        case 'k':
-            classes = strtol(optarg, &end, 10);
-            if (*end || classes < 2) {
-                base_error_set("--classes needs an integer >= 2, got '%s'", optarg);
-                goto bad;
-            }
-            break;
-        case 'h': summary_usage(stdout); return 0;
-        default: summary_usage(stderr); return 2;
-        }
+    static const char *const arch_names[] = {"classic", "modern", NULL};
+    int arch = ARCH_CLASSIC;
+    int64_t in[4] = {1, 1, 28, 28}, classes = 10;
+    const Opt opts[] = {
+        OPTION_CHOICE("arch", &arch, arch_names),
+        OPTION_CUSTOM("input", in, parse_shape, "four positive integers N,C,H,W"),
+        OPTION_INT("classes", &classes, 2, LENET_MAX_CLASSES),
+        OPTS_END,
+    };
+    const OptSpec spec = {"summary", opts, NULL, 0, 0};
+    int n_pos, rc = opts_parse(&spec, argc, argv, &n_pos);
+    if (rc == OPTS_HELP) {
+        summary_usage(stdout);
+        return 0;
     }
-    if (optind != argc) {
-        fprintf(stderr, "shardnet summary: unexpected argument '%s'\n", argv[optind]);
-        summary_usage(stderr);
-        return 2;
-    }
+    if (rc)
+        return opts_fail("summary", base_error());
     LeNet m;
-    if (lenet_describe(&m, arch, in[0], in[1], in[2], in[3], classes) < 0) {
+    if (lenet_describe(&m, (LeNetArch)arch, in[0], in[1], in[2], in[3], classes) < 0) {
         /* The shape came from the command line: a usage error. */
-        fprintf(stderr, "shardnet summary: %s\n", base_error());
-        return 2;
+        char what[1024];
+        snprintf(what, sizeof what, "--input: %s", base_error());
+        return opts_fail("summary", what);
     }
-    printf("LeNet (%s), input (%lld, %lld, %lld, %lld)\n", lenet_arch_name(arch),
+    printf("LeNet (%s), input (%lld, %lld, %lld, %lld)\n", lenet_arch_name((LeNetArch)arch),
            (long long)in[0], (long long)in[1], (long long)in[2], (long long)in[3]);
     printf("%-3s %-12s %-24s %10s\n", "#", "Layer", "Output shape", "Params");
     for (int i = 0; i < LENET_LAYERS; i++) {
@@ -109,8 +94,4 @@ int cmd_summary(int argc, char **argv)
         printf(")\n");
     }
     return 0;
-bad:
-    fprintf(stderr, "shardnet summary: %s\n\n", base_error());
-    summary_usage(stderr);
-    return 2;
 }

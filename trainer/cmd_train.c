@@ -16,6 +16,7 @@
 #include "cpuisa.h"
 #include "dist.h"
 #include "launch.h"
+#include "opts.h"
 #include "paths.h"
 #include "signals.h"
 #include "threads.h"
@@ -55,12 +56,11 @@ static int check_paths(const Config *c)
     return 0;
 }
 
+/* Every rank reaches the same verdict; rank 0 says it (opts.h's shape). */
 static int usage_error(const char *msg)
 {
-    if (dist_rank() == 0) {
-        fprintf(stderr, "shardnet train: %s\n\n", msg);
-        config_usage(stderr);
-    }
+    if (dist_rank() == 0)
+        opts_fail("train", msg);
     dist_finalize();
     return TRAIN_EXIT_USAGE;
 }
@@ -89,8 +89,8 @@ int cmd_train(int argc, char **argv)
         dist_finalize();
         return 0;
     }
-    if (rc || config_check_world(&cfg, dist_size()) || check_paths(&cfg) ||
-        threads_check("--threads (or OMP_NUM_THREADS)", cfg.threads))
+    if (rc || threads_setup(cfg.threads, &cfg.threads) ||
+        config_check_world(&cfg, dist_size()) || check_paths(&cfg))
         return usage_error(base_error());
 
     dist_watchdog_init((double)cfg.timeout);

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,8 @@
 
 #include "base.h"
 #include "hash.h"
+#include "opts.h"
+#include "threads.h"
 #include "shardnet_version.h"
 
 /* The seed as a decimal string: JSON numbers are doubles for many readers
@@ -21,115 +22,62 @@ static const char *seed_text(uint64_t seed)
     return buf;
 }
 
-enum {
-    OPT_DATA = 256, OPT_ARCH, OPT_EPOCHS, OPT_BATCH, OPT_MICRO, OPT_LR, OPT_MOMENTUM,
-    OPT_WD, OPT_SCHEDULE, OPT_STEP_SIZE, OPT_GAMMA, OPT_WARMUP, OPT_SEED, OPT_REDUCE,
-    OPT_NONFINITE, OPT_LOG_EVERY, OPT_OLD, OPT_QUIET, OPT_LIMIT, OPT_EVAL, OPT_NO_EVAL,
-    OPT_THREADS, OPT_INJECT, OPT_NORMALIZE, OPT_RUN, OPT_CKPT_EVERY, OPT_KEEP, OPT_RESUME,
-    OPT_ON_CKPT_ERROR, OPT_NO_CKPT, OPT_CKPT_DELAY, OPT_TIMEOUT, OPT_STALL, OPT_SCALING, OPT_BASELINE,
-    OPT_BALANCE, OPT_SLOW,
-    OPT_CHANGE_SCHEDULE, OPT_VAL, OPT_BEST, OPT_PATIENCE, OPT_TB, OPT_NO_TB,
-};
-
-static const struct option long_options[] = {
-    {"data", required_argument, NULL, OPT_DATA},
-    {"arch", required_argument, NULL, OPT_ARCH},
-    {"epochs", required_argument, NULL, OPT_EPOCHS},
-    {"batch", required_argument, NULL, OPT_BATCH},
-    {"micro-batch", required_argument, NULL, OPT_MICRO},
-    {"balance", required_argument, NULL, OPT_BALANCE},
-    {"lr", required_argument, NULL, OPT_LR},
-    {"momentum", required_argument, NULL, OPT_MOMENTUM},
-    {"weight-decay", required_argument, NULL, OPT_WD},
-    {"schedule", required_argument, NULL, OPT_SCHEDULE},
-    {"step-size", required_argument, NULL, OPT_STEP_SIZE},
-    {"gamma", required_argument, NULL, OPT_GAMMA},
-    {"warmup", required_argument, NULL, OPT_WARMUP},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"reduce", required_argument, NULL, OPT_REDUCE},
-    {"on-nonfinite", required_argument, NULL, OPT_NONFINITE},
-    {"log-every", required_argument, NULL, OPT_LOG_EVERY},
-    {"metrics", required_argument, NULL, OPT_OLD},
-    {"ckpt-dir", required_argument, NULL, OPT_OLD},
-    {"quiet", no_argument, NULL, OPT_QUIET},
-    {"limit", required_argument, NULL, OPT_LIMIT},
-    {"eval", no_argument, NULL, OPT_EVAL},
-    {"no-eval", no_argument, NULL, OPT_NO_EVAL},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"normalize", no_argument, NULL, OPT_NORMALIZE},
-    {"inject-nonfinite", required_argument, NULL, OPT_INJECT},
-    {"run", required_argument, NULL, OPT_RUN},
-    {"change-schedule", no_argument, NULL, OPT_CHANGE_SCHEDULE},
-    {"val", required_argument, NULL, OPT_VAL},
-    {"best", required_argument, NULL, OPT_BEST},
-    {"patience", required_argument, NULL, OPT_PATIENCE},
-    {"tensorboard", no_argument, NULL, OPT_TB},
-    {"no-tensorboard", no_argument, NULL, OPT_NO_TB},
-    {"ckpt-every", required_argument, NULL, OPT_CKPT_EVERY},
-    {"keep", required_argument, NULL, OPT_KEEP},
-    {"resume", required_argument, NULL, OPT_RESUME},
-    {"on-ckpt-error", required_argument, NULL, OPT_ON_CKPT_ERROR},
-    {"no-ckpt", no_argument, NULL, OPT_NO_CKPT},
-    {"test-ckpt-delay", required_argument, NULL, OPT_CKPT_DELAY},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"test-stall", required_argument, NULL, OPT_STALL},
-    {"test-slow", required_argument, NULL, OPT_SLOW},
-    {"scaling-report", required_argument, NULL, OPT_SCALING},
-    {"scaling-baseline", required_argument, NULL, OPT_BASELINE},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
 void config_usage(FILE *out)
 {
     fprintf(out,
         "usage: shardnet train [options]          (under mpirun -np P for P ranks)\n"
         "\n"
-        "  --data FILE            HDF5 dataset (default " CONFIG_DEFAULT_DATA ")\n"
-        "  --arch classic|modern  LeNet with sigmoid+avg-pool, or ReLU+max-pool (classic)\n"
-        "  --epochs N             passes over the training set (10)\n"
-        "  --batch B              global batch, the same for any P, 1..%d (256)\n"
-        "  --micro-batch m        samples per gradient computation, dividing B (the\n"
-        "                         largest divisor of B up to %d: 32 at B = 256); any\n"
+        "  --data FILE            HDF5 dataset (default: " CONFIG_DEFAULT_DATA ")\n"
+        "  --arch classic|modern  LeNet with sigmoid+avg-pool, or ReLU+max-pool\n"
+        "                         (default: classic)\n"
+        "  --epochs N             passes over the training set (default: 10)\n"
+        "  --batch B              global batch, the same for any P, 1..%d\n"
+        "                         (default: 256)\n"
+        "  --micro-batch m        samples per gradient computation, dividing B (default:\n"
+        "                         the largest divisor of B up to %d: 32 at B = 256); any\n"
         "                         P from 1 to B/m ranks gives the same weights\n"
         "  --balance on|off       give faster ranks more of a step's micro-batches, by\n"
-        "                         their measured speed; off: split evenly (on)\n"
-        "  --lr X                 learning rate, > 0 (0.9)\n"
-        "  --momentum X           SGD momentum in [0, 1) (0)\n"
-        "  --weight-decay X       L2 weight decay, >= 0 (0)\n"
-        "  --schedule S           constant|step|cosine (constant)\n"
+        "                         their measured speed; off: split evenly (default: on)\n"
+        "  --lr X                 learning rate, > 0 (default: 0.9)\n"
+        "  --momentum X           SGD momentum in [0, 1) (default: 0)\n"
+        "  --weight-decay X       L2 weight decay, >= 0 (default: 0)\n"
+        "  --schedule S           constant|step|cosine (default: constant)\n"
         "  --step-size N          step: updates between decays (required with step)\n"
-        "  --gamma X              step: decay factor in (0, 1] (0.1)\n"
-        "  --warmup W             linear warmup over the first W updates (0)\n"
-        "  --seed N               weight init and data order (42)\n"
+        "  --gamma X              step: decay factor in (0, 1] (default: 0.1)\n"
+        "  --warmup W             linear warmup over the first W updates (default: 0)\n"
+        "  --seed N               weight init and data order (default: 42)\n"
         "  --reduce exact|float   int64 fixed-point (bit-identical for any P) or float\n"
         "                         all-reduce of gradients, whose result depends on P and\n"
-        "                         on the assignment of micro-batches (exact)\n"
+        "                         on the assignment of micro-batches (default: exact)\n"
         "  --on-nonfinite stop|skip  on NaN/Inf: all ranks stop with an error, or all\n"
-        "                         skip the step (stop)\n"
-        "  --log-every N          progress line and metrics every N steps (50)\n"
-        "  --metrics FILE         write JSON lines (schema in README.md)\n"
+        "                         skip the step (default: stop)\n"
+        "  --log-every N          progress line and metrics every N steps (default: 50)\n"
         "  --quiet                no progress lines\n"
-        "  --limit N              train on the first N training samples only (all)\n"
-        "  --eval, --no-eval      test-set evaluation after each epoch (on)\n"
-        "  --threads N            OpenMP threads per rank (OMP_NUM_THREADS if set, else\n"
-        "                         1); all runs that must give the same weights need the\n"
-        "                         same threads per rank\n"
+        "  --limit N              train on the first N training samples only\n"
+        "                         (default: all)\n"
+        "  --eval, --no-eval      test-set evaluation after each epoch (default: on)\n"
+        "  --threads N            OpenMP threads per rank (default: OMP_NUM_THREADS if\n"
+        "                         set, else 1); all runs that must give the same\n"
+        "                         weights need the same threads per rank\n"
         "  --normalize            feed (x/255 - mean)/std with the dataset's pixel\n"
-        "                         statistics instead of x/255 (off)\n"
+        "                         statistics instead of x/255 (default: off)\n"
         "  --val N|X              hold out the last N training samples (or the fraction\n"
-        "                         0<X<1 of them) for validation after each epoch (none)\n"
+        "                         0<X<1 of them) for validation after each epoch\n"
+        "                         (default: none)\n"
         "  --best val_loss|val_accuracy  which validation figure picks RUN/best.h5\n"
-        "                         (val_loss; needs --val)\n"
-        "  --patience N           stop after N epochs without a better best (off)\n"
-        "  --tensorboard, --no-tensorboard  TensorBoard event file in the run (on)\n"
+        "                         (default: val_loss; needs --val)\n"
+        "  --patience N           stop after N epochs without a better best\n"
+        "                         (default: off)\n"
+        "  --tensorboard, --no-tensorboard  TensorBoard event file in the run\n"
+        "                         (default: on)\n"
         "\nthe run and its checkpoints (rank 0 writes them; see README):\n"
         "  --run DIR              the run directory: config.json, metrics.jsonl,\n"
         "                         checkpoints, best.h5, TensorBoard events (default: a\n"
         "                         new runs/YYYYmmdd-HHMMSS); a used DIR needs --resume\n"
-        "  --ckpt-every N|Ne      every N steps, or every N epochs with the suffix e (1e);\n"
-        "                         a checkpoint is always written at the end\n"
-        "  --keep K               keep the K newest checkpoints, 0 = all (3)\n"
+        "  --ckpt-every N|Ne      every N steps, or every N epochs with the suffix e\n"
+        "                         (default: 1e); a checkpoint is always written at\n"
+        "                         the end\n"
+        "  --keep K               keep the K newest checkpoints, 0 = all (default: 3)\n"
         "  --resume auto|PATH     auto: the run's `latest` checkpoint, else its newest\n"
         "                         that verifies (a fresh start when there is none);\n"
         "                         PATH: that file\n"
@@ -137,13 +85,13 @@ void config_usage(FILE *out)
         "                         --warmup, --step-size, --gamma, --momentum,\n"
         "                         --weight-decay (refused otherwise)\n"
         "  --on-ckpt-error stop|warn  a failed checkpoint write stops training, or is\n"
-        "                         reported and training goes on (stop)\n"
+        "                         reported and training goes on (default: stop)\n"
         "  --no-ckpt              write no checkpoints\n"
         "\nclusters (see README.md):\n"
         "  --timeout SECONDS      hang watchdog: when a per-step all-reduce has not\n"
         "                         completed after SECONDS, name the late ranks, the step\n"
         "                         and the collective, and abort all ranks (exit 4);\n"
-        "                         0 = off (%d)\n"
+        "                         0 = off (default: %d)\n"
         "  --scaling-report PREFIX  write PREFIX.md and PREFIX.json: per-rank compute,\n"
         "                         wait and all-reduce time, bytes reduced, bandwidth,\n"
         "                         img/s\n"
@@ -208,125 +156,115 @@ static void config_defaults(Config *cfg)
     cfg->stall_step = cfg->stall_rank = cfg->stall_seconds = 0;
 }
 
-/* Whole-string integer in [lo, hi]: digits with an optional sign, nothing
- * else (strtoll would skip leading blanks). */
-static int parse_int(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out)
+/* Whole-string decimal integer in [lo, hi] for a part of a composite value
+ * ("STEP" of STEP:RANK); -1 with base_error() naming the part (the
+ * option's allowed text gives the ranges). */
+static int part_int(const char *part, const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
     const char *d = s + (s[0] == '-' || s[0] == '+');
     if (end == s || *end != '\0' || errno == ERANGE || *d < '0' || *d > '9')
-        return base_error_set("%s: '%s' is not an integer", flag, s);
+        return base_error_set("%s '%s' is not an integer", part, s);
     if (v < lo || v > hi)
-        return base_error_set("%s: %lld is outside %lld..%lld", flag, v, (long long)lo,
-                              (long long)hi);
+        return base_error_set("%s %lld is out of range", part, v);
     *out = v;
     return 0;
 }
 
-/* Whole-string finite number in [lo, hi] (hi_open: strictly below hi). */
-static int parse_real(const char *flag, const char *s, double lo, double hi, int hi_open,
-                      double *out)
+static const char *const arch_names[] = {"classic", "modern", NULL};
+static const char *const reduce_names[] = {"exact", "float", NULL};
+static const char *const nonfinite_names[] = {"stop", "skip", NULL};
+static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
+static const char *const ckpt_error_names[] = {"stop", "warn", NULL};
+static const char *const off_on_names[] = {"off", "on", NULL};
+static const char *const best_names[] = {"val_loss", "val_accuracy", NULL};
+
+const char *config_best_name(BestMetric b) { return best_names[b]; }
+const char *config_reduce_name(ReduceMode r) { return reduce_names[r]; }
+const char *config_nonfinite_name(OnNonfinite o) { return nonfinite_names[o]; }
+
+/* The custom values below follow opts.h: (value, Config *), -1 with
+ * base_error() saying what is wrong; the option's name and what it allows
+ * are added by opts_parse. */
+
+/* --seed: the whole 0..2^64-1 range, which int64_t cannot hold. */
+static int parse_seed(const char *s, void *dst)
 {
     char *end;
     errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
-        return base_error_set("%s: '%s' is not a finite number", flag, s);
-    if (v < lo || v > hi || (hi_open && v == hi))
-        return base_error_set("%s: %g is outside %g..%g%s", flag, v, lo, hi,
-                              hi_open ? " (exclusive)" : "");
-    *out = v;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (s[0] < '0' || s[0] > '9' || *end || errno == ERANGE)
+        return base_error_set("'%s' is not valid", s);
+    ((Config *)dst)->seed = v;
     return 0;
 }
 
-static int parse_choice(const char *flag, const char *s, const char *const *names, int n,
-                        int *out)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(s, names[i])) {
-            *out = i;
-            return 0;
-        }
-    char list[128] = "";
-    for (int i = 0; i < n; i++) {
-        strncat(list, names[i], sizeof list - strlen(list) - 1);
-        if (i + 1 < n)
-            strncat(list, "|", sizeof list - strlen(list) - 1);
-    }
-    return base_error_set("%s: '%s' is not one of %s", flag, s, list);
-}
-
-static const char *const arch_names[] = {"classic", "modern"};
-static const char *const reduce_names[] = {"exact", "float"};
-static const char *const nonfinite_names[] = {"stop", "skip"};
-static const char *const schedule_names[] = {"constant", "step", "cosine"};
-static const char *const ckpt_error_names[] = {"stop", "warn"};
-static const char *const off_on_names[] = {"off", "on"};
-static const char *const best_names[] = {"val_loss", "val_accuracy"};
-
-const char *config_best_name(BestMetric b) { return best_names[b]; }
-
 /* --val N (samples) or X (a fraction, 0 < X < 1: written with a point). */
-static int parse_val(const char *s, Config *cfg)
+static int parse_val(const char *s, void *dst)
 {
+    Config *cfg = dst;
     cfg->val_count = 0;
     cfg->val_fraction = 0;
-    if (strchr(s, '.') || strchr(s, 'e') || strchr(s, 'E'))
-        return parse_real("--val", s, 0.0, 1.0, 1, &cfg->val_fraction) < 0 ? -1
-               : cfg->val_fraction > 0 ? 0
-               : base_error_set("--val: %s must be a sample count N >= 1 or a fraction "
-                                "0 < X < 1", s);
-    return parse_int("--val", s, 1, INT64_MAX, &cfg->val_count);
+    if (strchr(s, '.') || strchr(s, 'e') || strchr(s, 'E')) {
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (end == s || *end || errno == ERANGE || !isfinite(v))
+            return base_error_set("'%s' is not valid", s);
+        if (v <= 0 || v >= 1)
+            return base_error_set("%s is out of range", s);
+        cfg->val_fraction = v;
+        return 0;
+    }
+    return part_int("sample count", s, 1, INT64_MAX, &cfg->val_count);
 }
 
 /* "N" steps or "Ne" epochs, N >= 1. */
-static int parse_every(const char *s, Config *cfg)
+static int parse_every(const char *s, void *dst)
 {
+    Config *cfg = dst;
     char num[32];
     size_t len = strlen(s);
     cfg->ckpt_every_epochs = len > 0 && s[len - 1] == 'e';
     if (cfg->ckpt_every_epochs)
         len--;
     if (len == 0 || len >= sizeof num)
-        return base_error_set("--ckpt-every: '%s' is not N (steps) or Ne (epochs)", s);
+        return base_error_set("'%s' is not valid", s);
     memcpy(num, s, len);
     num[len] = '\0';
-    return parse_int("--ckpt-every", num, 1, INT64_MAX, &cfg->ckpt_every);
+    return part_int("N", num, 1, INT64_MAX, &cfg->ckpt_every);
 }
 
-const char *config_reduce_name(ReduceMode r) { return reduce_names[r]; }
-const char *config_nonfinite_name(OnNonfinite o) { return nonfinite_names[o]; }
-
-static int parse_inject(const char *s, Config *cfg)
+static int parse_inject(const char *s, void *dst)
 {
+    Config *cfg = dst;
     const char *colon = strchr(s, ':');
-    if (!colon)
-        return base_error_set("--inject-nonfinite: '%s' is not STEP:RANK", s);
     char step[32];
-    size_t len = (size_t)(colon - s);
-    if (len == 0 || len >= sizeof step)
-        return base_error_set("--inject-nonfinite: '%s' is not STEP:RANK", s);
+    size_t len = colon ? (size_t)(colon - s) : 0;
+    if (!colon || len == 0 || len >= sizeof step)
+        return base_error_set("'%s' is not valid", s);
     memcpy(step, s, len);
     step[len] = '\0';
-    if (parse_int("--inject-nonfinite STEP", step, 1, INT64_MAX, &cfg->inject_step) ||
-        parse_int("--inject-nonfinite RANK", colon + 1, 0, INT32_MAX, &cfg->inject_rank))
+    if (part_int("STEP", step, 1, INT64_MAX, &cfg->inject_step) ||
+        part_int("RANK", colon + 1, 0, INT32_MAX, &cfg->inject_rank))
         return -1;
     return 0;
 }
 
-/* STEP:RANK:SECONDS, STEP >= 1. */
-static int parse_stall(const char *s, Config *cfg)
+/* STEP:RANK:SECONDS[:grad|:compute], STEP >= 1. */
+static int parse_stall(const char *s, void *dst)
 {
+    Config *cfg = dst;
     char buf[96], *rank, *secs;
     if (strlen(s) >= sizeof buf)
-        return base_error_set("--test-stall: '%s' is not STEP:RANK:SECONDS", s);
+        return base_error_set("'%s' is not valid", s);
     strcpy(buf, s);
     rank = strchr(buf, ':');
     secs = rank ? strchr(rank + 1, ':') : NULL;
     if (!rank || !secs)
-        return base_error_set("--test-stall: '%s' is not STEP:RANK:SECONDS", s);
+        return base_error_set("'%s' is not valid", s);
     *rank++ = '\0';
     *secs++ = '\0';
     char *where = strchr(secs, ':');
@@ -334,191 +272,121 @@ static int parse_stall(const char *s, Config *cfg)
     if (where) {
         *where++ = '\0';
         if (strcmp(where, "grad") != 0 && strcmp(where, "compute") != 0)
-            return base_error_set("--test-stall: '%s' is not STEP:RANK:SECONDS[:grad|:compute]",
-                                  s);
+            return base_error_set("'%s' is not valid", s);
         cfg->stall_in_grad = !strcmp(where, "grad");
         cfg->stall_in_compute = !strcmp(where, "compute");
     }
-    if (parse_int("--test-stall STEP", buf, 1, INT64_MAX, &cfg->stall_step) ||
-        parse_int("--test-stall RANK", rank, 0, INT32_MAX, &cfg->stall_rank) ||
-        parse_int("--test-stall SECONDS", secs, 1, 86400, &cfg->stall_seconds))
+    if (part_int("STEP", buf, 1, INT64_MAX, &cfg->stall_step) ||
+        part_int("RANK", rank, 0, INT32_MAX, &cfg->stall_rank) ||
+        part_int("SECONDS", secs, 1, 86400, &cfg->stall_seconds))
         return -1;
     return 0;
 }
 
 /* RANK:PERCENT, PERCENT in 1..100. */
-static int parse_slow(const char *s, Config *cfg)
+static int parse_slow(const char *s, void *dst)
 {
+    Config *cfg = dst;
     const char *colon = strchr(s, ':');
     char rank[32];
     size_t len = colon ? (size_t)(colon - s) : 0;
     if (!colon || len == 0 || len >= sizeof rank)
-        return base_error_set("--test-slow: '%s' is not RANK:PERCENT", s);
+        return base_error_set("'%s' is not valid", s);
     memcpy(rank, s, len);
     rank[len] = '\0';
-    if (parse_int("--test-slow RANK", rank, 0, INT32_MAX, &cfg->slow_rank) ||
-        parse_int("--test-slow PERCENT", colon + 1, 1, 100, &cfg->slow_percent))
+    if (part_int("RANK", rank, 0, INT32_MAX, &cfg->slow_rank) ||
+        part_int("PERCENT", colon + 1, 1, 100, &cfg->slow_percent))
         return -1;
     return 0;
+}
+
+/* --metrics and --ckpt-dir of earlier versions. */
+static int parse_gone(const char *s, void *dst)
+{
+    (void)s, (void)dst;
+    return base_error_set("this option is gone");
 }
 
 int config_parse(Config *cfg, int argc, char **argv)
 {
     config_defaults(cfg);
-    int step_size_given = 0, gamma_given = 0, best_given = 0, choice;
-    optind = 0; /* glibc: full re-initialisation, so parse can run again */
-    opterr = 0;
-    for (;;) {
-        int prev = optind ? optind : 1;
-        int c = getopt_long(argc, argv, ":h", long_options, NULL);
-        if (c == -1)
-            break;
-        const char *arg = optarg;
-        int rc = 0;
-        switch (c) {
-        case OPT_DATA:
-            if (!*arg)
-                return base_error_set("--data: empty file name");
-            cfg->data = arg;
-            break;
-        case OPT_ARCH:
-            rc = parse_choice("--arch", arg, arch_names, 2, &choice);
-            cfg->arch = (LeNetArch)choice;
-            break;
-        case OPT_EPOCHS: rc = parse_int("--epochs", arg, 1, 1000000, &cfg->epochs); break;
-        case OPT_BATCH:
-            rc = parse_int("--batch", arg, 1, CONFIG_MAX_BATCH, &cfg->batch);
-            break;
-        case OPT_MICRO:
-            rc = parse_int("--micro-batch", arg, 1, CONFIG_MAX_BATCH, &cfg->micro_batch);
-            break;
-        case OPT_LR: rc = parse_real("--lr", arg, 0.0, 1e6, 0, &cfg->lr);
-            if (!rc && cfg->lr <= 0.0)
-                rc = base_error_set("--lr: %g must be > 0", cfg->lr);
-            break;
-        case OPT_MOMENTUM:
-            rc = parse_real("--momentum", arg, 0.0, 1.0, 1, &cfg->momentum);
-            break;
-        case OPT_WD: rc = parse_real("--weight-decay", arg, 0.0, 1e6, 0, &cfg->weight_decay);
-            break;
-        case OPT_SCHEDULE:
-            rc = parse_choice("--schedule", arg, schedule_names, 3, &choice);
-            cfg->schedule = (ScheduleKind)choice;
-            break;
-        case OPT_STEP_SIZE:
-            rc = parse_int("--step-size", arg, 1, INT64_MAX, &cfg->step_size);
-            step_size_given = 1;
-            break;
-        case OPT_GAMMA:
-            rc = parse_real("--gamma", arg, 0.0, 1.0, 0, &cfg->gamma);
-            if (!rc && cfg->gamma <= 0.0)
-                rc = base_error_set("--gamma: %g must be > 0", cfg->gamma);
-            gamma_given = 1;
-            break;
-        case OPT_WARMUP: rc = parse_int("--warmup", arg, 0, INT64_MAX, &cfg->warmup); break;
-        case OPT_SEED: {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(arg, &end, 10);
-            if (arg[0] < '0' || arg[0] > '9' || end == arg || *end || errno == ERANGE)
-                rc = base_error_set("--seed: '%s' is not an integer in 0..2^64-1", arg);
-            cfg->seed = v;
-            break;
-        }
-        case OPT_REDUCE:
-            rc = parse_choice("--reduce", arg, reduce_names, 2, &choice);
-            cfg->reduce = (ReduceMode)choice;
-            break;
-        case OPT_NONFINITE:
-            rc = parse_choice("--on-nonfinite", arg, nonfinite_names, 2, &choice);
-            cfg->on_nonfinite = (OnNonfinite)choice;
-            break;
-        case OPT_LOG_EVERY:
-            rc = parse_int("--log-every", arg, 1, INT64_MAX, &cfg->log_every);
-            break;
-        case OPT_OLD:
-            return base_error_set("%s is gone: a run's metrics and checkpoints live in its "
-                                  "run directory, --run DIR", argv[prev]);
-        case OPT_QUIET: cfg->quiet = true; break;
-        case OPT_LIMIT: rc = parse_int("--limit", arg, 1, INT64_MAX, &cfg->limit); break;
-        case OPT_EVAL: cfg->eval = true; break;
-        case OPT_NO_EVAL: cfg->eval = false; break;
-        case OPT_THREADS: rc = parse_int("--threads", arg, 1, 1024, &cfg->threads); break;
-        case OPT_NORMALIZE: cfg->normalize = true; break;
-        case OPT_RUN:
-            if (!*arg)
-                return base_error_set("--run: empty directory name");
-            cfg->run = arg;
-            break;
-        case OPT_CHANGE_SCHEDULE: cfg->change_schedule = true; break;
-        case OPT_VAL: rc = parse_val(arg, cfg); break;
-        case OPT_BEST:
-            rc = parse_choice("--best", arg, best_names, 2, &choice);
-            cfg->best = (BestMetric)choice;
-            best_given = 1;
-            break;
-        case OPT_PATIENCE: rc = parse_int("--patience", arg, 1, 1000000, &cfg->patience); break;
-        case OPT_TB: cfg->tensorboard = true; break;
-        case OPT_NO_TB: cfg->tensorboard = false; break;
-        case OPT_CKPT_EVERY: rc = parse_every(arg, cfg); break;
-        case OPT_KEEP: rc = parse_int("--keep", arg, 0, 1000000, &cfg->keep); break;
-        case OPT_RESUME:
-            if (!*arg)
-                return base_error_set("--resume: give auto or a checkpoint file");
-            cfg->resume = arg;
-            break;
-        case OPT_ON_CKPT_ERROR:
-            rc = parse_choice("--on-ckpt-error", arg, ckpt_error_names, 2, &choice);
-            cfg->on_ckpt_error = (OnCkptError)choice;
-            break;
-        case OPT_NO_CKPT: cfg->no_ckpt = true; break;
-        case OPT_CKPT_DELAY:
-            rc = parse_int("--test-ckpt-delay", arg, 0, 10000, &cfg->test_ckpt_delay_ms);
-            break;
-        case OPT_INJECT: rc = parse_inject(arg, cfg); break;
-        case OPT_TIMEOUT: rc = parse_int("--timeout", arg, 0, 7 * 86400, &cfg->timeout); break;
-        case OPT_STALL: rc = parse_stall(arg, cfg); break;
-        case OPT_SLOW: rc = parse_slow(arg, cfg); break;
-        case OPT_BALANCE:
-            rc = parse_choice("--balance", arg, off_on_names, 2, &choice);
-            cfg->balance = choice == 1;
-            break;
-        case OPT_SCALING:
-            if (!*arg)
-                return base_error_set("--scaling-report: empty file prefix");
-            cfg->scaling_report = arg;
-            break;
-        case OPT_BASELINE:
-            if (!*arg)
-                return base_error_set("--scaling-baseline: empty file name");
-            cfg->scaling_baseline = arg;
-            break;
-        case 'h': return 1;
-        case ':':
-            return base_error_set("%s: missing value", argv[optind - 1]);
-        default:
-            /* optind may or may not have moved past the bad word. */
-            return base_error_set("unknown option '%s'",
-                                  argv[optind > prev ? optind - 1 : prev]);
-        }
-        if (rc)
-            return -1;
-    }
-    if (optind < argc)
-        return base_error_set("unexpected argument '%s'", argv[optind]);
+    int arch = cfg->arch, schedule = cfg->schedule, reduce = cfg->reduce,
+        nonfinite = cfg->on_nonfinite, best = cfg->best, ckpt_error = cfg->on_ckpt_error,
+        balance = cfg->balance;
+    bool step_size_given = false, gamma_given = false, best_given = false;
+    const char *gone = "a run's metrics and checkpoints live in its run directory: --run DIR";
+    const Opt opts[] = {
+        OPTION_STRING("data", &cfg->data, "an HDF5 dataset file"),
+        OPTION_CHOICE("arch", &arch, arch_names),
+        OPTION_INT("epochs", &cfg->epochs, 1, 1000000),
+        OPTION_INT("batch", &cfg->batch, 1, CONFIG_MAX_BATCH),
+        OPTION_INT("micro-batch", &cfg->micro_batch, 1, CONFIG_MAX_BATCH),
+        OPTION_CHOICE("balance", &balance, off_on_names),
+        OPTION_REAL("lr", &cfg->lr, 0, 1e6, OPT_LO_OPEN),
+        OPTION_REAL("momentum", &cfg->momentum, 0, 1, OPT_HI_OPEN),
+        OPTION_REAL("weight-decay", &cfg->weight_decay, 0, 1e6, 0),
+        OPTION_CHOICE("schedule", &schedule, schedule_names),
+        OPTION_INT("step-size", &cfg->step_size, 1, INT64_MAX, .given = &step_size_given),
+        OPTION_REAL("gamma", &cfg->gamma, 0, 1, OPT_LO_OPEN, .given = &gamma_given),
+        OPTION_INT("warmup", &cfg->warmup, 0, INT64_MAX),
+        OPTION_CUSTOM("seed", cfg, parse_seed, "an integer in 0..2^64-1"),
+        OPTION_CHOICE("reduce", &reduce, reduce_names),
+        OPTION_CHOICE("on-nonfinite", &nonfinite, nonfinite_names),
+        OPTION_INT("log-every", &cfg->log_every, 1, INT64_MAX),
+        OPTION_CUSTOM("metrics", cfg, parse_gone, gone),
+        OPTION_CUSTOM("ckpt-dir", cfg, parse_gone, gone),
+        OPTION_FLAG("quiet", &cfg->quiet),
+        OPTION_INT("limit", &cfg->limit, 1, INT64_MAX),
+        OPTION_FLAG("eval", &cfg->eval),
+        OPTION_UNFLAG("no-eval", &cfg->eval),
+        OPTION_INT("threads", &cfg->threads, 1, THREADS_MAX),
+        OPTION_FLAG("normalize", &cfg->normalize),
+        OPTION_CUSTOM("inject-nonfinite", cfg, parse_inject, "STEP:RANK, STEP >= 1, RANK >= 0"),
+        OPTION_STRING("run", &cfg->run, "a directory"),
+        OPTION_FLAG("change-schedule", &cfg->change_schedule),
+        OPTION_CUSTOM("val", cfg, parse_val, "a sample count N >= 1 or a fraction 0 < X < 1"),
+        OPTION_CHOICE("best", &best, best_names, .given = &best_given),
+        OPTION_INT("patience", &cfg->patience, 1, 1000000),
+        OPTION_FLAG("tensorboard", &cfg->tensorboard),
+        OPTION_UNFLAG("no-tensorboard", &cfg->tensorboard),
+        OPTION_CUSTOM("ckpt-every", cfg, parse_every, "N steps or Ne epochs, N >= 1"),
+        OPTION_INT("keep", &cfg->keep, 0, 1000000),
+        OPTION_STRING("resume", &cfg->resume, "auto or a checkpoint file"),
+        OPTION_CHOICE("on-ckpt-error", &ckpt_error, ckpt_error_names),
+        OPTION_FLAG("no-ckpt", &cfg->no_ckpt),
+        OPTION_INT("test-ckpt-delay", &cfg->test_ckpt_delay_ms, 0, 10000),
+        OPTION_INT("timeout", &cfg->timeout, 0, 7 * 86400),
+        OPTION_CUSTOM("test-stall", cfg, parse_stall, "STEP:RANK:SECONDS[:grad|:compute]"),
+        OPTION_CUSTOM("test-slow", cfg, parse_slow, "RANK:PERCENT, PERCENT in 1..100"),
+        OPTION_STRING("scaling-report", &cfg->scaling_report, "a file name prefix"),
+        OPTION_STRING("scaling-baseline", &cfg->scaling_baseline, "a .json file"),
+        OPTS_END,
+    };
+    const OptSpec spec = {"train", opts, NULL, 0, 0};
+    int n_pos, rc = opts_parse(&spec, argc, argv, &n_pos);
+    cfg->arch = (LeNetArch)arch;
+    cfg->schedule = (ScheduleKind)schedule;
+    cfg->reduce = (ReduceMode)reduce;
+    cfg->on_nonfinite = (OnNonfinite)nonfinite;
+    cfg->best = (BestMetric)best;
+    cfg->on_ckpt_error = (OnCkptError)ckpt_error;
+    cfg->balance = balance == 1;
+    if (rc)
+        return rc;
     if (cfg->schedule == SCHEDULE_STEP && !step_size_given)
-        return base_error_set("--schedule step needs --step-size N");
+        return base_error_set("--schedule: step needs --step-size N (or constant|cosine)");
     if (cfg->schedule != SCHEDULE_STEP && (step_size_given || gamma_given))
-        return base_error_set("%s only applies to --schedule step",
+        return base_error_set("%s: only applies to --schedule step",
                               step_size_given ? "--step-size" : "--gamma");
     if (!cfg->micro_batch)
         cfg->micro_batch = config_default_micro(cfg->batch);
     if (cfg->batch % cfg->micro_batch)
-        return base_error_set("--micro-batch %lld does not divide --batch %lld",
-                              (long long)cfg->micro_batch, (long long)cfg->batch);
+        return base_error_set("--micro-batch: %lld does not divide --batch %lld (a divisor "
+                              "of %lld)", (long long)cfg->micro_batch, (long long)cfg->batch,
+                              (long long)cfg->batch);
     int has_val = cfg->val_count || cfg->val_fraction > 0;
     if (!has_val && (best_given || cfg->patience))
-        return base_error_set("%s needs --val N (the best checkpoint is chosen on held-out "
+        return base_error_set("%s: needs --val N (the best checkpoint is chosen on held-out "
                               "samples)", best_given ? "--best" : "--patience");
     return 0;
 }
@@ -529,23 +397,6 @@ int64_t config_default_micro(int64_t batch)
     while (m > 1 && batch % m)
         m--;
     return m;
-}
-
-/* Thread count when --threads is not given: OMP_NUM_THREADS if set (it must
- * be a plain positive integer), else 1.  One thread per rank whatever P is,
- * because oneDNN's results depend on the thread count: the same default for
- * every P keeps runs at different P bit-identical.  (Two ranks x 1 thread
- * also beat one rank x 2 threads on these small layers.) */
-static int resolve_threads(Config *cfg, int P)
-{
-    (void)P;
-    if (cfg->threads > 0)
-        return 0;
-    const char *env = getenv("OMP_NUM_THREADS");
-    if (env && *env)
-        return parse_int("OMP_NUM_THREADS (environment)", env, 1, 1024, &cfg->threads);
-    cfg->threads = 1;
-    return 0;
 }
 
 int config_check_world(Config *cfg, int P)
@@ -580,7 +431,8 @@ int config_check_world(Config *cfg, int P)
     if (cfg->slow_percent && cfg->slow_rank >= P)
         return base_error_set("--test-slow: rank %lld does not exist with %d ranks",
                               (long long)cfg->slow_rank, P);
-    return resolve_threads(cfg, P);
+    /* --threads, else OMP_NUM_THREADS, else 1 (threads.h). */
+    return threads_resolve(cfg->threads, &cfg->threads);
 }
 
 int config_check_data(const Config *cfg, int64_t n_train, int64_t *steps_per_epoch)

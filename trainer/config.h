@@ -1,11 +1,12 @@
 /* config.h - the options of `shardnet train`, parsed into a Config.
  *
- * config_parse reads argv with getopt_long, fills defaults, and validates
- * every value it can check alone: a bad value returns -1 with a message in
- * base_error() naming the flag (the caller prints it and the usage and exits
- * 2).  Nothing is clamped or ignored silently.  Checks that need more
+ * config_parse reads argv with opts_parse (opts.h), fills defaults, and
+ * validates every value it can check alone: a bad value returns -1 with a
+ * message in base_error() in opts.h's shape (the caller prints it with
+ * opts_fail and exits 2).  Nothing is clamped or ignored silently.  Checks that need more
  * context come later, each with the same contract:
- *   config_check_world  needs P (P <= B/m, threads, the test switches' ranks),
+ *   config_check_world  needs P (P <= B/m, the test switches' ranks; the
+ *                       thread count resolved as threads_resolve does),
  *   config_check_data   needs the training set size (--limit, steps, warmup).
  * Every rank runs them on the same argv and reaches the same verdict, so a
  * failure is a coordinated exit, not a hang.

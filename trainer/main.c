@@ -1,8 +1,10 @@
 /* main.c - the shardnet binary: git-style subcommands.
  *
  *   shardnet <command> [options]     shardnet <command> --help
+ *   shardnet help [<command>]        shardnet --version
  *
- * Unknown commands give the usage and exit 2. */
+ * `shardnet help CMD` is `shardnet CMD --help`.  A missing or unknown
+ * command is a usage error in opts.h's shape (exit 2). */
 #include <stdio.h>
 #include <string.h>
 
@@ -34,7 +36,7 @@ static const Command commands[] = {
 static void usage(FILE *out)
 {
     fprintf(out, "Usage: shardnet <command> [options]\n"
-                 "  or:  shardnet <command> --help\n"
+                 "  or:  shardnet <command> --help   (or: shardnet help <command>)\n"
                  "  or:  shardnet --version\n\n"
                  "Data-parallel LeNet training on oneDNN and MPI.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
@@ -56,28 +58,68 @@ static void print_versions(void)
     printf("MPI: %s\n", mpi);
 }
 
+static const Command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(name, commands[i].name))
+            return &commands[i];
+    return NULL;
+}
+
+/* "what is wrong (LEAD prepare|summary|...)" on stderr, then the Try line. */
+static int top_fail(const char *what, const char *lead)
+{
+    fprintf(stderr, "shardnet: %s (%s", what, lead);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(stderr, "%s%s", i ? "|" : "", commands[i].name);
+    fprintf(stderr, ")\nTry 'shardnet --help'.\n");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (argc < 2)
+        return top_fail("no command given", "give one of ");
+    const char *name = argv[1];
+    char *help_argv[] = {NULL, "--help", NULL};
+    if (!strcmp(name, "help")) {
+        if (argc == 2) {
+            usage(stdout);
+            return 0;
+        }
+        if (argc > 3) {
+            char what[256];
+            snprintf(what, sizeof what, "help: unexpected argument '%.100s'", argv[3]);
+            return top_fail(what, "give one command: ");
+        }
+        name = argv[2];
+        if (!find_command(name)) {
+            char what[256];
+            snprintf(what, sizeof what, "help: '%.100s' is not a command", name);
+            return top_fail(what, "");
+        }
+        /* From here on, exactly `shardnet CMD --help`. */
+        help_argv[0] = argv[2];
+        argc = 2;
+        argv = help_argv;
+    } else if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
         usage(stdout);
         return 0;
-    }
-    if (!strcmp(argv[1], "--version")) {
+    } else if (!strcmp(name, "--version")) {
         print_versions();
         return 0;
+    } else {
+        argc--;
+        argv++;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) {
-            static char name[64]; /* "shardnet train" in getopt's messages */
-            snprintf(name, sizeof name, "shardnet %s", commands[i].name);
-            argv[1] = name;
-            return commands[i].run(argc - 1, argv + 1);
-        }
-    fprintf(stderr, "shardnet: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
-    return 2;
+    const Command *cmd = find_command(name);
+    if (!cmd) {
+        char what[256];
+        snprintf(what, sizeof what, "'%.100s' is not a command", name);
+        return top_fail(what, "");
+    }
+    static char full[64]; /* "shardnet prepare" in getopt's messages */
+    snprintf(full, sizeof full, "shardnet %s", cmd->name);
+    argv[0] = full;
+    return cmd->run(argc, argv);
 }

@@ -2,10 +2,12 @@
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "threads.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <omp.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base.h"
@@ -72,8 +74,38 @@ int threads_check(const char *flag, int64_t requested)
     char why[1500];
     int limit = threads_available(why, sizeof why);
     if (requested > limit)
-        return base_error_set("%s %lld: this process can run at most %d thread%s, set by %s; "
-                              "give %s %d or fewer", flag, (long long)requested, limit,
-                              limit == 1 ? "" : "s", why, flag, limit);
+        return base_error_set("%s: %lld is more than this process can run (at most %d, set "
+                              "by %s)", flag, (long long)requested, limit, why);
+    return 0;
+}
+
+int threads_resolve(int64_t requested, int64_t *threads)
+{
+    if (requested > 0) {
+        *threads = requested;
+        return 0;
+    }
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (!env || !*env) {
+        *threads = 1;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(env, &end, 10);
+    if (env[0] < '0' || env[0] > '9' || *end || errno == ERANGE || v < 1 || v > THREADS_MAX)
+        return base_error_set("OMP_NUM_THREADS: '%s' is not valid (an integer in 1..%d, or "
+                              "unset for 1 thread; --threads N overrides it)", env,
+                              THREADS_MAX);
+    *threads = v;
+    return 0;
+}
+
+int threads_setup(int64_t requested, int64_t *threads)
+{
+    if (threads_resolve(requested, threads) < 0 ||
+        threads_check(requested > 0 ? "--threads" : "OMP_NUM_THREADS", *threads) < 0)
+        return -1;
+    omp_set_num_threads((int)*threads);
     return 0;
 }

@@ -707,10 +707,17 @@ int train_run(Trainer *t)
     t->log_time = wall_now();
     t->log_step = t->step;
     int early = 0;
+    /* The progress line's img/s and ETA count training steps only: the
+     * epoch ends (evaluation, checkpoints, the next shuffle) are taken out
+     * of the interval, else the first line after an epoch showed a rate
+     * that sank and an ETA that jumped though training was as fast. */
+    double paused_at = -1;
     for (; t->epoch < c->epochs; t->epoch++, t->step_in_epoch = 0) {
         double started = wall_now();
         if (loader_epoch(&t->loader, (uint64_t)t->epoch) < 0)
             die("%s", base_error());
+        if (paused_at >= 0)
+            t->log_time += wall_now() - paused_at;
         t->epoch_loss_sum = t->epoch_acc_sum = 0;
         t->epoch_steps = 0;
         while (t->step_in_epoch < t->steps_per_epoch) {
@@ -723,6 +730,7 @@ int train_run(Trainer *t)
                 checkpoint_save(t) != TRAIN_OK)
                 return TRAIN_FAILED;
         }
+        paused_at = wall_now();
         int epoch_status = finish_epoch(t, started);
         if (epoch_status == TRAIN_FAILED)
             return TRAIN_FAILED;
