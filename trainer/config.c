@@ -112,9 +112,9 @@ void config_usage(FILE *out)
         "  --quiet                no progress lines\n"
         "  --limit N              train on the first N training samples only (all)\n"
         "  --eval, --no-eval      test-set evaluation after each epoch (on)\n"
-        "  --threads N            OpenMP threads per rank (OMP_NUM_THREADS if set, else\n"
-        "                         1); all runs that must give the same weights need the\n"
-        "                         same threads per rank\n"
+        "  --threads N            micro-batch workers per rank, each a one-thread model\n"
+        "                         replica (OMP_NUM_THREADS if set, else 1); the weights\n"
+        "                         are the same for any ranks x threads\n"
         "  --normalize            feed (x/255 - mean)/std with the dataset's pixel\n"
         "                         statistics instead of x/255 (off)\n"
         "  --val N|X              hold out the last N training samples (or the fraction\n"
@@ -532,10 +532,8 @@ int64_t config_default_micro(int64_t batch)
 }
 
 /* Thread count when --threads is not given: OMP_NUM_THREADS if set (it must
- * be a plain positive integer), else 1.  One thread per rank whatever P is,
- * because oneDNN's results depend on the thread count: the same default for
- * every P keeps runs at different P bit-identical.  (Two ranks x 1 thread
- * also beat one rank x 2 threads on these small layers.) */
+ * be a plain positive integer), else 1.  The threads are micro-batch workers
+ * (train.c), so the weights do not depend on the count. */
 static int resolve_threads(Config *cfg, int P)
 {
     (void)P;

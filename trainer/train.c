@@ -164,19 +164,28 @@ static int build_model(Trainer *t)
 {
     const Config *c = &t->cfg;
     const Dataset *ds = &t->ds;
-    if (lenet_init(&t->model, c->arch, c->micro_batch, (int64_t)ds->channels,
-                   (int64_t)ds->height, (int64_t)ds->width, ds->num_classes, LAYOUT_NHWC) < 0)
-        return setup_fail(t, base_error());
-    if ((c->eval || t->val_count) && evaluator_init(&t->evaluator, c->arch, ds, EVAL_BATCH) < 0)
+    if (lenet_describe(&t->model, c->arch, c->micro_batch, (int64_t)ds->channels,
+                       (int64_t)ds->height, (int64_t)ds->width, ds->num_classes) < 0)
         return setup_fail(t, base_error());
     size_t n = t->model.n_params;
+    t->n_workers = (int)c->threads;
+    t->workers = xcalloc((size_t)t->n_workers, sizeof *t->workers);
+    for (int i = 0; i < t->n_workers; i++) {
+        Worker *w = &t->workers[i];
+        if (lenet_init(&w->model, c->arch, c->micro_batch, (int64_t)ds->channels,
+                       (int64_t)ds->height, (int64_t)ds->width, ds->num_classes,
+                       LAYOUT_NHWC) < 0)
+            return setup_fail(t, base_error());
+        w->grads = xaligned(n * sizeof(float));
+        w->src = xaligned((size_t)c->micro_batch * ds->sample_size * sizeof(float));
+        w->diff = xaligned((size_t)(c->micro_batch * ds->num_classes) * sizeof(float));
+        w->labels = xcalloc((size_t)c->micro_batch, sizeof *w->labels);
+    }
+    if ((c->eval || t->val_count) && evaluator_init(&t->evaluator, c->arch, ds, EVAL_BATCH) < 0)
+        return setup_fail(t, base_error());
     t->params = xaligned(n * sizeof(float));
-    t->grads = xaligned(n * sizeof(float));
     t->momentum = xaligned(n * sizeof(float));
     t->mean_grads = xaligned(n * sizeof(float));
-    t->src = xaligned((size_t)c->micro_batch * ds->sample_size * sizeof(float));
-    t->diff = xaligned((size_t)(c->micro_batch * ds->num_classes) * sizeof(float));
-    t->labels = xcalloc((size_t)c->micro_batch, sizeof *t->labels);
     if (gradred_init(&t->reducer, n, c->reduce, (size_t)config_terms(c)) < 0)
         return setup_fail(t, base_error());
     if (balance_init(&t->balance, t->size, config_terms(c), c->balance) < 0)
@@ -233,8 +242,10 @@ static void print_startup(Trainer *t, const char *hosts)
                  cpuisa_name(t->isa_lowest));
     else
         snprintf(isa_how, sizeof isa_how, "the highest every rank supports");
-    printf("  threads per rank %lld, oneDNN %d.%d.%d, ISA %s (%s)\n", (long long)c->threads,
-           v->major, v->minor, v->patch, cpuisa_name(t->isa), isa_how);
+    printf("  %d rank%s x %lld thread%s (micro-batch workers), "
+           "oneDNN %d.%d.%d, ISA %s (%s)\n", t->size, t->size == 1 ? "" : "s",
+           (long long)c->threads, c->threads == 1 ? "" : "s", v->major, v->minor, v->patch,
+           cpuisa_name(t->isa), isa_how);
     printf("  data %s: %zu train (%lld used) / %zu test, %zux%zux%zu, %d classes\n", c->data,
            ds->count[DATASET_TRAIN], (long long)(t->steps_per_epoch * c->batch),
            ds->count[DATASET_TEST], ds->channels, ds->height, ds->width, ds->num_classes);
@@ -272,9 +283,15 @@ int train_setup(Trainer *t, const Config *cfg)
 {
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
+    pthread_mutex_init(&t->sum_lock, NULL);
+    pthread_cond_init(&t->sum_cond, NULL);
     t->rank = dist_rank();
     t->size = dist_size();
-    omp_set_num_threads((int)cfg->threads);
+    /* Every primitive is built and run for one oneDNN thread, inside one
+     * worker (compute_gradients): the same kernels, and so the same bits,
+     * as a one-thread rank. */
+    omp_set_num_threads(1);
+    base_engine();
     stepwatch_start(t->rank, (double)cfg->timeout);
     if (choose_isa(t) < 0)
         return -1;
@@ -311,11 +328,13 @@ int train_setup(Trainer *t, const Config *cfg)
                      nhosts);
 }
 
-/* lenet_backward's hook on the step's last micro-batch.  Once the final
- * gradients make up at least half of the buffer (after fc1: ~96% of LeNet's
- * parameters), add them and start their all-reduce; after every later stage,
- * let MPI move it along.  The split point comes from the model alone, so
- * every rank starts the same all-reduce at the same point. */
+/* lenet_backward's hook on the step's last micro-batch (worker 0, the MPI
+ * thread).  Once the final gradients make up at least half of the buffer
+ * (after fc1: ~96% of LeNet's parameters), wait until the other workers
+ * have added all their micro-batches, add them and start their all-reduce;
+ * after every later stage, let MPI move it along.  The split point comes
+ * from the model alone, so every rank starts the same all-reduce at the
+ * same point. */
 static void grads_ready(void *ctx, size_t first)
 {
     Trainer *t = ctx;
@@ -325,8 +344,13 @@ static void grads_ready(void *ctx, size_t first)
     }
     if (first == 0 || first > t->model.n_params / 2)
         return;
-    t->tail_status = gradred_add_range(&t->reducer, t->grads, first, t->model.n_params);
+    pthread_mutex_lock(&t->sum_lock);
+    while (t->workers_busy > 0)
+        pthread_cond_wait(&t->sum_cond, &t->sum_lock);
+    t->tail_status = gradred_add_range(&t->reducer, t->workers[0].grads, first,
+                                       t->model.n_params);
     gradred_count(&t->reducer);
+    pthread_mutex_unlock(&t->sum_lock);
     t->tail_from = first;
     dist_grads_start(&t->reducer, first);
 }
@@ -344,46 +368,91 @@ static void test_slow(const Trainer *t, double seconds)
         ;
 }
 
-/* This rank's micro-batches of step b (t->balance): gradients into the
- * reducer, losses and flags into the control record.  The last micro-
- * batch's gradient tail is already being all-reduced when this returns
- * (t->tail_from). */
-static void compute_gradients(Trainer *t, Control *ctl)
+/* Worker `id` of `workers`: micro-batches [first, first + count) of this
+ * step (count may be 0), gradients added to the rank's sum under sum_lock,
+ * losses and flags into its own control record.  Worker 0 gets the rank's
+ * last micro-batch, whose gradient tail it all-reduces while its backward
+ * pass goes on (grads_ready); the others tell it when they are done. */
+static void work(Trainer *t, int id, size_t first, size_t count, int has_last)
 {
     const Config *c = &t->cfg;
+    Worker *w = &t->workers[id];
     const size_t m = (size_t)c->micro_batch, k = (size_t)t->ds.num_classes;
-    const size_t first = (size_t)t->balance.first[t->rank];
-    const size_t last = first + (size_t)t->balance.count[t->rank] - 1;
-    gradred_reset(&t->reducer);
-    control_reset(ctl);
-    t->tail_from = 0;
-    for (size_t g = first; g <= last; g++) {
+    control_reset(&w->ctl);
+    for (size_t g = first; g < first + count; g++) {
         double started = wall_now();
-        if (loader_get(&t->loader, (size_t)t->step_in_epoch, g, t->src, t->labels, NULL) < 0)
+        const int last = has_last && g + 1 == first + count;
+        if (loader_get(&t->loader, (size_t)t->step_in_epoch, g, w->src, w->labels, NULL) < 0)
             die("%s", base_error());
-        lenet_forward(&t->model, t->params, t->src);
-        LossResult r = loss_softmax_xent(t->model.logits, t->labels, m, k, t->diff);
-        t->model.grads_ready = g == last ? grads_ready : NULL;
-        t->model.grads_ready_ctx = t;
-        lenet_backward(&t->model, t->params, t->src, t->diff, t->grads);
-        t->model.grads_ready = NULL;
+        lenet_forward(&w->model, t->params, w->src);
+        LossResult r = loss_softmax_xent(w->model.logits, w->labels, m, k, w->diff);
+        w->model.grads_ready = last ? grads_ready : NULL;
+        w->model.grads_ready_ctx = t;
+        lenet_backward(&w->model, t->params, w->src, w->diff, w->grads);
+        w->model.grads_ready = NULL;
         if (c->inject_step == t->step + 1 && c->inject_rank == t->rank)
-            t->grads[0] = NAN; /* test-only: --inject-nonfinite */
+            w->grads[0] = NAN; /* test-only: --inject-nonfinite */
         int status;
-        if (g == last && t->tail_from) {
+        pthread_mutex_lock(&t->sum_lock);
+        if (last && t->tail_from) {
             status = t->tail_status;
             if (status == GRADRED_OK)
-                status = gradred_add_range(&t->reducer, t->grads, 0, t->tail_from);
+                status = gradred_add_range(&t->reducer, w->grads, 0, t->tail_from);
         } else {
-            status = gradred_add(&t->reducer, t->grads);
+            status = gradred_add(&t->reducer, w->grads);
         }
+        pthread_mutex_unlock(&t->sum_lock);
         if (status != GRADRED_OK)
             fprintf(stderr, "[rank %d] step %lld: %s\n", t->rank, (long long)(t->step + 1),
                     base_error());
-        control_note_grad_status(ctl, status);
-        control_add_microbatch(ctl, (float)r.loss, (int64_t)r.correct, (int64_t)m);
+        control_note_grad_status(&w->ctl, status);
+        control_add_microbatch(&w->ctl, (float)r.loss, (int64_t)r.correct, (int64_t)m);
         test_slow(t, wall_now() - started);
     }
+    if (id != 0) {
+        pthread_mutex_lock(&t->sum_lock);
+        t->workers_busy--;
+        pthread_cond_signal(&t->sum_cond);
+        pthread_mutex_unlock(&t->sum_lock);
+    }
+}
+
+/* This rank's micro-batches of the step (t->balance), shared among its
+ * workers in contiguous runs as even as they go (the first runs one
+ * longer), worker 0 taking the last run.  Every micro-batch's gradient is
+ * the same bits on whichever worker computes it, and the integer sum does
+ * not depend on the order of its terms, so the split changes nothing but
+ * the time.  Gradients end in the reducer, losses and flags in *ctl.  The
+ * last micro-batch's gradient tail is already being all-reduced when this
+ * returns (t->tail_from). */
+static void compute_gradients(Trainer *t, Control *ctl)
+{
+    const size_t first = (size_t)t->balance.first[t->rank];
+    const size_t count = (size_t)t->balance.count[t->rank];
+    gradred_reset(&t->reducer);
+    control_reset(ctl);
+    t->tail_from = 0;
+    const unsigned fp_mode = base_fp_mode();
+#pragma omp parallel num_threads(t->n_workers)
+    {
+        /* OpenMP may give fewer threads than asked: split among those. */
+        const size_t used = (size_t)omp_get_num_threads() < count
+                                ? (size_t)omp_get_num_threads() : count;
+        const size_t id = (size_t)omp_get_thread_num();
+#pragma omp single
+        t->workers_busy = (int)used - 1;
+        /* (the barrier after single: every worker sees workers_busy) */
+        if (id != 0)
+            base_set_fp_mode(fp_mode); /* the MPI thread's FTZ/DAZ: the same bits */
+        if (id < used) {
+            const size_t run = used - 1 - id; /* worker 0: the last run */
+            const size_t each = count / used, extra = count % used;
+            const size_t start = first + run * each + (run < extra ? run : extra);
+            work(t, (int)id, start, each + (run < extra), id == 0);
+        }
+    }
+    for (int i = 0; i < t->n_workers; i++)
+        control_merge(ctl, &t->workers[i].ctl);
 }
 
 static void log_progress(Trainer *t, const Control *ctl, double lr, int force)
@@ -781,6 +850,12 @@ void train_free(Trainer *t)
     loader_eval_free(&t->evalset);
     loader_eval_free(&t->valset);
     evaluator_free(&t->evaluator);
+    for (int i = 0; i < t->n_workers && t->workers; i++) {
+        Worker *w = &t->workers[i];
+        lenet_free(&w->model);
+        free(w->grads), free(w->src), free(w->diff), free(w->labels);
+    }
+    free(t->workers);
     lenet_free(&t->model);
     dataset_free(&t->ds);
     gradred_free(&t->reducer);
@@ -791,7 +866,8 @@ void train_free(Trainer *t)
     if (t->tb.f && tfevents_close(&t->tb) < 0)
         fprintf(stderr, "shardnet train: %s\n", base_error());
     run_close(t);
-    free(t->params), free(t->grads), free(t->momentum), free(t->mean_grads);
-    free(t->src), free(t->diff), free(t->labels);
+    free(t->params), free(t->momentum), free(t->mean_grads);
+    pthread_cond_destroy(&t->sum_cond);
+    pthread_mutex_destroy(&t->sum_lock);
     memset(t, 0, sizeof *t);
 }

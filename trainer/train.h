@@ -6,6 +6,7 @@
 #ifndef SHARDNET_TRAIN_H
 #define SHARDNET_TRAIN_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,16 @@
 #include "sgd.h"
 #include "tfevents.h"
 
+/* One micro-batch worker: a single-threaded LeNet replica with its own
+ * buffers (train.c).  A rank runs --threads of them. */
+typedef struct {
+    LeNet model;             /* batch = micro-batch m, built for one oneDNN thread */
+    float *grads;            /* (n_params) its last micro-batch's gradient */
+    float *src, *diff;       /* (m, C, H, W), (m, classes) */
+    int32_t *labels;         /* (m) */
+    Control ctl;             /* its micro-batches' share of the step's record */
+} Worker;
+
 typedef struct {
     Config cfg;
     int rank, size;
@@ -35,9 +46,14 @@ typedef struct {
     EvalSet valset;          /* --val: the held-out training samples */
     int64_t val_count;       /* 0 without --val */
     Evaluator evaluator;
-    LeNet model;            /* batch = micro-batch m */
-    float *params, *grads, *momentum, *mean_grads; /* flat, model.n_params each */
-    GradReducer reducer;
+    LeNet model;             /* shapes and the tensor table only (lenet_describe) */
+    Worker *workers;         /* (threads) worker 0 runs on the MPI thread */
+    int n_workers;
+    float *params, *momentum, *mean_grads; /* flat, model.n_params each */
+    GradReducer reducer;     /* the rank's sum; workers add under sum_lock */
+    pthread_mutex_t sum_lock;
+    pthread_cond_t sum_cond; /* signalled when workers_busy drops */
+    int workers_busy;        /* workers other than 0 still computing this step */
     Balance balance;         /* this step's micro-batches of every rank */
     int64_t *rank_ns;        /* (P) compute ns per micro-batch, one slot per rank,
                                 summed in the control all-reduce */
@@ -55,8 +71,6 @@ typedef struct {
     int has_best;            /* --val: a best checkpoint exists */
     double best_value;       /* its --best figure */
     int64_t best_epoch;      /* 1-based epoch of the best */
-    float *src, *diff;       /* (m, C, H, W), (m, classes) */
-    int32_t *labels;         /* (m) */
     int64_t steps_per_epoch, total_steps;
     int64_t step;            /* updates taken so far (global step count) */
     int64_t epoch;           /* current epoch, 0-based */
