@@ -424,6 +424,37 @@ static void test_control(void **state)
     assert_int_equal(one.overflow_ranks, 0);
 }
 
+/* Workers of one rank (train.c): their merged records equal one record of
+ * all their micro-batches, and flags raised by several workers still count
+ * the rank once. */
+static void test_control_merge(void **state)
+{
+    (void)state;
+    const float losses[5] = {2.302585f, 0.5f, 1.75f, 0.125f, 3.0f};
+    Control whole, part[2], merged;
+    control_reset(&whole);
+    control_reset(&part[0]);
+    control_reset(&part[1]);
+    for (int j = 0; j < 5; j++) {
+        control_add_microbatch(&whole, losses[j], j, 32);
+        control_add_microbatch(&part[j < 2 ? 0 : 1], losses[j], j, 32);
+    }
+    control_note_grad_status(&whole, GRADRED_OVERFLOW);
+    control_note_grad_status(&part[0], GRADRED_OVERFLOW);
+    control_note_grad_status(&part[1], GRADRED_OVERFLOW);
+    part[1].stop_ranks = 1;
+    control_reset(&merged);
+    control_merge(&merged, &part[1]);
+    control_merge(&merged, &part[0]);
+    assert_true(merged.loss_fixed == whole.loss_fixed);
+    assert_int_equal(merged.correct, whole.correct);
+    assert_int_equal(merged.samples, 160);
+    assert_int_equal(merged.microbatches, 5);
+    assert_int_equal(merged.overflow_ranks, 1);
+    assert_int_equal(merged.nonfinite_ranks, 0);
+    assert_int_equal(merged.stop_ranks, 1);
+}
+
 static void test_hash(void **state)
 {
     (void)state;
@@ -467,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_add_in_parts),
         cmocka_unit_test(test_finish_power_of_two),
         cmocka_unit_test(test_control),
+        cmocka_unit_test(test_control_merge),
         cmocka_unit_test(test_hash),
         cmocka_unit_test(test_hosts),
     };

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# threads_mpi.sh - threads are micro-batch workers: real mpirun on
+# Fashion-MNIST (2560 samples, the default B = 256 and m = 32: 8
+# micro-batches a step, 10 steps) with the default options otherwise:
+#   - P ranks x T threads for (P,T) in (1,1) (1,2) (2,1) (2,2) (4,1), and
+#     (3,2), where a rank's 3 micro-batches split 2 + 1 between its
+#     workers: the same final weights (sha256) every time, and the
+#     start-up line says "P ranks x T threads";
+#   - a checkpoint written by 1 rank x 2 threads, resumed on 2 ranks x 1
+#     thread, ends with the uninterrupted run's weights;
+#   - a NaN in every gradient of a two-worker rank is one rank's NaN: the
+#     step is skipped "on 1 rank(s)" (the workers' records merge their flags).
+# Before the workers, --threads 2 let oneDNN split each primitive over two
+# threads, and (1,2) ended with other weights than (1,1).
+#   threads_mpi.sh PATH/TO/shardnet
+set -uo pipefail
+bin=${1:?usage: threads_mpi.sh PATH/TO/shardnet}
+unset OMP_NUM_THREADS
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Open MPI binds each of 2 ranks to a core, which leaves a rank one CPU
+# (and --threads 2 refused): unbind.
+launch=("${mpi[@]}")
+[[ $mpi_kind == openmpi ]] && launch+=(--bind-to none)
+# run NAME P T ARGS... -> $dir/NAME.{out,err}, exit status in $rc
+run() {
+  local name=$1 np=$2 threads=$3
+  shift 3
+  timeout 300 "${launch[@]}" -np "$np" "$bin" train --data "$dir/fm.h5" --limit 2560 --epochs 1 \
+    --threads "$threads" --no-eval --quiet "$@" >"$dir/$name.out" 2>"$dir/$name.err"
+  rc=$?
+}
+
+if ! "$bin" prepare --out "$dir/fm.h5" >"$dir/prepare.out" 2>&1; then
+  cat "$dir/prepare.out"; echo "0 passed, 1 failed"; exit 1
+fi
+
+ref=
+for pt in 1,1 1,2 2,1 2,2 4,1 3,2; do
+  p=${pt%,*} t=${pt#*,}
+  run "p${p}t$t" "$p" "$t" --no-ckpt
+  h=$(final_hash "p${p}t$t")
+  ranks="$p rank$([[ $p -eq 1 ]] || echo s) x $t thread$([[ $t -eq 1 ]] || echo s) (micro-batch workers)"
+  if [[ $rc -ne 0 || -z $h ]]; then
+    fail "$p ranks x $t threads: exit $rc, no final hash"; show "p${p}t$t"; continue
+  fi
+  if grep -qF "  $ranks, oneDNN" "$dir/p${p}t$t.out"; then
+    pass "$p x $t: the start-up line says '$ranks'"
+  else
+    fail "$p x $t: no start-up line '$ranks'"; show "p${p}t$t"
+  fi
+  if [[ -z $ref ]]; then
+    ref=$h
+    pass "1 rank x 1 thread: final weights sha256 $h"
+  elif [[ $h == "$ref" ]]; then
+    pass "$p ranks x $t threads: the same final weights as 1 x 1 ($h)"
+  else
+    fail "$p ranks x $t threads: final weights $h, 1 x 1 gave $ref"
+  fi
+done
+
+run ck 1 2 --run "$dir/ck" --ckpt-every 5 --keep 0
+run resume 2 1 --run "$dir/r" --resume "$dir/ck/ckpt-00000005.h5"
+h=$(final_hash resume)
+if [[ $rc -eq 0 && -n $h && $h == "$ref" && -f $dir/ck/ckpt-00000005.h5 ]]; then
+  pass "the step-5 checkpoint of 1 x 2 resumed on 2 x 1 ends with the same weights ($h)"
+else
+  fail "resume across threads: exit $rc, hash '$h' vs '$ref'"; show resume
+fi
+
+run nan 1 2 --no-ckpt --inject-nonfinite 3:0 --on-nonfinite skip
+if [[ $rc -eq 0 ]] && grep -q 'step 3 (epoch 1): a non-finite loss or gradient (NaN/Inf) on 1 rank(s); all ranks skip this step' "$dir/nan.err" \
+   && grep -q '^done: 10 steps (1 skipped)' "$dir/nan.out"; then
+  pass "a NaN in both workers of one rank: step 3 skipped, counted as 1 rank"
+else
+  fail "injected NaN with 2 workers: exit $rc"; show nan
+fi
+finish
