@@ -262,6 +262,10 @@ static void print_startup(Trainer *t, const char *hosts)
     printf("%s%s), reduce %s\n", t->size > 16 ? " ..." : "",
            c->balance ? " to start, then by measured speed" : ", balance off",
            config_reduce_name(c->reduce));
+    if (config_terms(c) < (int64_t)t->size * c->threads)
+        printf("  note: B/m = %lld micro-batches a step, fewer than ranks x threads = %lld: "
+               "some threads idle (lower --micro-batch or --threads)\n",
+               (long long)config_terms(c), (long long)t->size * c->threads);
     printf("  %lld epochs x %lld steps = %lld steps; lr %g (%s, warmup %lld), momentum %g, "
            "weight decay %g, seed %llu\n",
            (long long)c->epochs, (long long)t->steps_per_epoch, (long long)t->total_steps, c->lr,
