@@ -4,8 +4,12 @@
 # micro-batches a step, 10 steps) with the default options otherwise:
 #   - P ranks x T threads for (P,T) in (1,1) (1,2) (2,1) (2,2) (4,1), and
 #     (3,2), where a rank's 3 micro-batches split 2 + 1 between its
-#     workers: the same final weights (sha256) every time, and the
+#     workers: the same final weights (sha256) and the same epoch line
+#     (train loss and accuracy, summed exactly) every time, and the
 #     start-up line says "P ranks x T threads";
+#   - at m = 64 (4 micro-batches a step), 3 ranks x 2 threads, where two
+#     ranks have one micro-batch for two workers: the 1 x 1 run's weights
+#     and epoch line, and a start-up note that some threads idle;
 #   - a checkpoint written by 1 rank x 2 threads, resumed on 2 ranks x 1
 #     thread, ends with the uninterrupted run's weights;
 #   - a NaN in every gradient of a two-worker rank is one rank's NaN: the
@@ -37,11 +41,13 @@ if ! "$bin" prepare --out "$dir/fm.h5" >"$dir/prepare.out" 2>&1; then
   cat "$dir/prepare.out"; echo "0 passed, 1 failed"; exit 1
 fi
 
-ref=
+# epoch_line NAME: the epoch's loss and accuracy (not its time and rate)
+epoch_line() { sed -n 's/^\(epoch 1\/1: train loss [0-9.]* acc [0-9.]*\),.*/\1/p' "$dir/$1.out"; }
+ref= ref_line=
 for pt in 1,1 1,2 2,1 2,2 4,1 3,2; do
   p=${pt%,*} t=${pt#*,}
   run "p${p}t$t" "$p" "$t" --no-ckpt
-  h=$(final_hash "p${p}t$t")
+  h=$(final_hash "p${p}t$t") line=$(epoch_line "p${p}t$t")
   ranks="$p rank$([[ $p -eq 1 ]] || echo s) x $t thread$([[ $t -eq 1 ]] || echo s) (micro-batch workers)"
   if [[ $rc -ne 0 || -z $h ]]; then
     fail "$p ranks x $t threads: exit $rc, no final hash"; show "p${p}t$t"; continue
@@ -52,14 +58,29 @@ for pt in 1,1 1,2 2,1 2,2 4,1 3,2; do
     fail "$p x $t: no start-up line '$ranks'"; show "p${p}t$t"
   fi
   if [[ -z $ref ]]; then
-    ref=$h
-    pass "1 rank x 1 thread: final weights sha256 $h"
-  elif [[ $h == "$ref" ]]; then
-    pass "$p ranks x $t threads: the same final weights as 1 x 1 ($h)"
+    ref=$h ref_line=$line
+    pass "1 rank x 1 thread: final weights sha256 $h, '$line'"
+  elif [[ $h == "$ref" && -n $line && $line == "$ref_line" ]]; then
+    pass "$p ranks x $t threads: the same final weights and epoch line as 1 x 1 ($h)"
   else
-    fail "$p ranks x $t threads: final weights $h, 1 x 1 gave $ref"
+    fail "$p ranks x $t threads: final weights $h, '$line'; 1 x 1 gave $ref, '$ref_line'"
   fi
 done
+
+run m64-ref 1 1 --no-ckpt --micro-batch 64
+run m64 3 2 --no-ckpt --micro-batch 64
+h=$(final_hash m64) r=$(final_hash m64-ref)
+line=$(epoch_line m64) r_line=$(epoch_line m64-ref)
+if [[ $rc -eq 0 && -n $h && $h == "$r" && -n $line && $line == "$r_line" ]]; then
+  pass "m = 64, 3 ranks x 2 threads (idle workers): 1 x 1's weights and epoch line ($h)"
+else
+  fail "m = 64, 3 x 2: exit $rc, '$h' '$line'; 1 x 1 gave '$r' '$r_line'"; show m64
+fi
+if grep -q '^  note: B/m = 4 micro-batches a step, fewer than ranks x threads = 6: some threads idle' "$dir/m64.out"; then
+  pass "m = 64, 3 x 2: the start-up note says some threads idle"
+else
+  fail "m = 64, 3 x 2: no note about idle threads"; show m64
+fi
 
 run ck 1 2 --run "$dir/ck" --ckpt-every 5 --keep 0
 run resume 2 1 --run "$dir/r" --resume "$dir/ck/ckpt-00000005.h5"

@@ -1,10 +1,12 @@
 /* train.c - the training loop; see train.h.
  *
  * One step, on every rank:
- *   for each of the micro-batches balance.h gives it this step (a contiguous
- *     run of the step's K = B/m, at least one): forward, loss, backward, and add
- *     the gradient to the exact fixed-point sum (gradred_add); during the
- *     last backward, once the fc gradients are final, their sums start
+ *   the micro-batches balance.h gives it this step (a contiguous run of the
+ *     step's K = B/m, at least one) are shared among its --threads workers
+ *     (compute_gradients): each runs its own one-thread LeNet replica on
+ *     its share - forward, loss, backward - and adds each gradient to the
+ *     rank's exact fixed-point sum (gradred_add); during the workers' last
+ *     backward passes, once the fc gradients are final, their sums start
  *     (dist_grads_start) and move along between layers (grads_ready);
  *   one control all-reduce: loss, correct counts, non-finite/overflow/stop
  *     flags, so that every rank takes the same branch, and every rank's
@@ -17,10 +19,14 @@
  * A stop signal (signals.h) on any rank sets stop_ranks: every rank then
  * drops the step it computed, rank 0 checkpoints the state before it, and
  * all return TRAIN_STOPPED; the resumed run recomputes that step.
- * A micro-batch's gradient is the same bits on whichever rank computes it,
- * and integer sums do not depend on their order, so the weights after any
- * number of steps are the same bits for every P from 1 to B/m and every
- * assignment. */
+ * A micro-batch's gradient is the same bits on whichever rank and worker
+ * computes it (every replica's primitives are built for one oneDNN thread,
+ * as a one-thread rank's; the workers run them inside an OpenMP parallel
+ * region, where oneDNN 2.6 does not start threads of its own), and integer
+ * sums do not depend on their order, so the weights after any number of
+ * steps are the same bits for every P ranks x T threads and every
+ * assignment.  Memory: each worker beyond the first adds a replica (its
+ * activations, primitives and buffers: ~4 MB at m = 32). */
 #include "train.h"
 
 #include <math.h>
@@ -180,6 +186,8 @@ static int build_model(Trainer *t)
         w->src = xaligned((size_t)c->micro_batch * ds->sample_size * sizeof(float));
         w->diff = xaligned((size_t)(c->micro_batch * ds->num_classes) * sizeof(float));
         w->labels = xcalloc((size_t)c->micro_batch, sizeof *w->labels);
+        w->trainer = t;
+        w->id = i;
     }
     if ((c->eval || t->val_count) && evaluator_init(&t->evaluator, c->arch, ds, EVAL_BATCH) < 0)
         return setup_fail(t, base_error());
@@ -332,31 +340,42 @@ int train_setup(Trainer *t, const Config *cfg)
                      nhosts);
 }
 
-/* lenet_backward's hook on the step's last micro-batch (worker 0, the MPI
- * thread).  Once the final gradients make up at least half of the buffer
- * (after fc1: ~96% of LeNet's parameters), wait until the other workers
- * have added all their micro-batches, add them and start their all-reduce;
- * after every later stage, let MPI move it along.  The split point comes
- * from the model alone, so every rank starts the same all-reduce at the
- * same point. */
+/* lenet_backward's hook on each worker's last micro-batch of the step.
+ * Once the final gradients make up at least half of the buffer (after fc1:
+ * ~96% of LeNet's parameters), the worker adds them (and counts its
+ * micro-batch, whose count travels in the tail).  Worker 0, the MPI thread,
+ * then waits until every other worker has done the same - their earlier
+ * micro-batches are in the sum by then - and starts the tail's all-reduce;
+ * after every later stage it lets MPI move it along, while the other
+ * workers finish their own backward passes.  The split point comes from
+ * the model alone, so every worker and every rank splits at the same point. */
 static void grads_ready(void *ctx, size_t first)
 {
-    Trainer *t = ctx;
-    if (t->tail_from) {
-        dist_grads_progress();
+    Worker *w = ctx;
+    Trainer *t = w->trainer;
+    if (w->tail_from) {
+        if (w->id == 0)
+            dist_grads_progress();
         return;
     }
     if (first == 0 || first > t->model.n_params / 2)
         return;
     pthread_mutex_lock(&t->sum_lock);
-    while (t->workers_busy > 0)
-        pthread_cond_wait(&t->sum_cond, &t->sum_lock);
-    t->tail_status = gradred_add_range(&t->reducer, t->workers[0].grads, first,
-                                       t->model.n_params);
+    w->tail_status = gradred_add_range(&t->reducer, w->grads, first, t->model.n_params);
     gradred_count(&t->reducer);
+    w->tail_from = first;
+    if (w->id != 0) {
+        t->workers_busy--;
+        pthread_cond_signal(&t->sum_cond);
+    } else {
+        while (t->workers_busy > 0)
+            pthread_cond_wait(&t->sum_cond, &t->sum_lock);
+    }
     pthread_mutex_unlock(&t->sum_lock);
-    t->tail_from = first;
-    dist_grads_start(&t->reducer, first);
+    if (w->id == 0) {
+        t->tail_from = first;
+        dist_grads_start(&t->reducer, first);
+    }
 }
 
 /* test-only --test-slow: after a micro-batch that took `seconds`, the slow
@@ -372,36 +391,34 @@ static void test_slow(const Trainer *t, double seconds)
         ;
 }
 
-/* Worker `id` of `workers`: micro-batches [first, first + count) of this
- * step (count may be 0), gradients added to the rank's sum under sum_lock,
- * losses and flags into its own control record.  Worker 0 gets the rank's
- * last micro-batch, whose gradient tail it all-reduces while its backward
- * pass goes on (grads_ready); the others tell it when they are done. */
-static void work(Trainer *t, int id, size_t first, size_t count, int has_last)
+/* Worker `id`: micro-batches [first, first + count) of this step (count
+ * >= 1), gradients added to the rank's sum under sum_lock, losses and flags
+ * into its own control record (reset by the caller).  The gradient tail of
+ * its last micro-batch goes in early (grads_ready). */
+static void work(Trainer *t, int id, size_t first, size_t count)
 {
     const Config *c = &t->cfg;
     Worker *w = &t->workers[id];
     const size_t m = (size_t)c->micro_batch, k = (size_t)t->ds.num_classes;
-    control_reset(&w->ctl);
     for (size_t g = first; g < first + count; g++) {
         double started = wall_now();
-        const int last = has_last && g + 1 == first + count;
+        const int last = g + 1 == first + count;
         if (loader_get(&t->loader, (size_t)t->step_in_epoch, g, w->src, w->labels, NULL) < 0)
             die("%s", base_error());
         lenet_forward(&w->model, t->params, w->src);
         LossResult r = loss_softmax_xent(w->model.logits, w->labels, m, k, w->diff);
         w->model.grads_ready = last ? grads_ready : NULL;
-        w->model.grads_ready_ctx = t;
+        w->model.grads_ready_ctx = w;
         lenet_backward(&w->model, t->params, w->src, w->diff, w->grads);
         w->model.grads_ready = NULL;
         if (c->inject_step == t->step + 1 && c->inject_rank == t->rank)
             w->grads[0] = NAN; /* test-only: --inject-nonfinite */
         int status;
         pthread_mutex_lock(&t->sum_lock);
-        if (last && t->tail_from) {
-            status = t->tail_status;
+        if (last && w->tail_from) {
+            status = w->tail_status;
             if (status == GRADRED_OK)
-                status = gradred_add_range(&t->reducer, w->grads, 0, t->tail_from);
+                status = gradred_add_range(&t->reducer, w->grads, 0, w->tail_from);
         } else {
             status = gradred_add(&t->reducer, w->grads);
         }
@@ -413,22 +430,17 @@ static void work(Trainer *t, int id, size_t first, size_t count, int has_last)
         control_add_microbatch(&w->ctl, (float)r.loss, (int64_t)r.correct, (int64_t)m);
         test_slow(t, wall_now() - started);
     }
-    if (id != 0) {
-        pthread_mutex_lock(&t->sum_lock);
-        t->workers_busy--;
-        pthread_cond_signal(&t->sum_cond);
-        pthread_mutex_unlock(&t->sum_lock);
-    }
 }
 
 /* This rank's micro-batches of the step (t->balance), shared among its
- * workers in contiguous runs as even as they go (the first runs one
- * longer), worker 0 taking the last run.  Every micro-batch's gradient is
- * the same bits on whichever worker computes it, and the integer sum does
- * not depend on the order of its terms, so the split changes nothing but
- * the time.  Gradients end in the reducer, losses and flags in *ctl.  The
- * last micro-batch's gradient tail is already being all-reduced when this
- * returns (t->tail_from). */
+ * workers (OpenMP threads, each running its own one-thread replica) in
+ * contiguous runs as even as they go (the first runs one longer), worker
+ * 0 - the MPI thread, which also moves the all-reduce along - taking the
+ * last, shorter one.  Every micro-batch's gradient is the same bits on
+ * whichever worker computes it, and the integer sum does not depend on the
+ * order of its terms, so the split changes nothing but the time.
+ * Gradients end in the reducer, losses and flags in *ctl.  The gradient
+ * tail is already being all-reduced when this returns (t->tail_from). */
 static void compute_gradients(Trainer *t, Control *ctl)
 {
     const size_t first = (size_t)t->balance.first[t->rank];
@@ -436,6 +448,10 @@ static void compute_gradients(Trainer *t, Control *ctl)
     gradred_reset(&t->reducer);
     control_reset(ctl);
     t->tail_from = 0;
+    for (int i = 0; i < t->n_workers; i++) { /* idle workers add nothing */
+        control_reset(&t->workers[i].ctl);
+        t->workers[i].tail_from = 0;
+    }
     const unsigned fp_mode = base_fp_mode();
 #pragma omp parallel num_threads(t->n_workers)
     {
@@ -452,7 +468,7 @@ static void compute_gradients(Trainer *t, Control *ctl)
             const size_t run = used - 1 - id; /* worker 0: the last run */
             const size_t each = count / used, extra = count % used;
             const size_t start = first + run * each + (run < extra ? run : extra);
-            work(t, (int)id, start, each + (run < extra), id == 0);
+            work(t, (int)id, start, each + (run < extra));
         }
     }
     for (int i = 0; i < t->n_workers; i++)

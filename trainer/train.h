@@ -32,6 +32,11 @@ typedef struct {
     float *src, *diff;       /* (m, C, H, W), (m, classes) */
     int32_t *labels;         /* (m) */
     Control ctl;             /* its micro-batches' share of the step's record */
+    void *trainer;           /* the Trainer, for lenet_backward's hook */
+    int id;                  /* 0: the MPI thread */
+    size_t tail_from;        /* its last micro-batch's gradient tail [tail_from,
+                                n) is in the sum; 0: not yet */
+    int tail_status;         /* GRADRED_* of adding it */
 } Worker;
 
 typedef struct {
@@ -53,7 +58,7 @@ typedef struct {
     GradReducer reducer;     /* the rank's sum; workers add under sum_lock */
     pthread_mutex_t sum_lock;
     pthread_cond_t sum_cond; /* signalled when workers_busy drops */
-    int workers_busy;        /* workers other than 0 still computing this step */
+    int workers_busy;        /* workers other than 0 whose tail is not in the sum */
     Balance balance;         /* this step's micro-batches of every rank */
     int64_t *rank_ns;        /* (P) compute ns per micro-batch, one slot per rank,
                                 summed in the control all-reduce */
@@ -82,10 +87,9 @@ typedef struct {
     double epoch_loss_sum, epoch_acc_sum; /* per-step means summed over the epoch */
     int64_t epoch_steps;
     RankTiming timing;       /* this rank's step time by phase (--scaling-report) */
-    /* The step's last micro-batch: its gradient tail is reduced while its
-     * backward pass goes on (grads_ready in train.c). */
-    size_t tail_from;        /* 0: the tail has not been started */
-    int tail_status;         /* GRADRED_* of adding the tail */
+    /* The tail of the gradient buffer is reduced while the workers' last
+     * backward passes go on (grads_ready in train.c). */
+    size_t tail_from;        /* 0: the tail's all-reduce has not been started */
 } Trainer;
 
 /* Outcomes of the loop, which are also the exit statuses of `shardnet
