@@ -50,7 +50,7 @@ for pt in 1,1 1,2 2,1 2,2 4,1 3,2; do
   h=$(final_hash "p${p}t$t") line=$(epoch_line "p${p}t$t")
   ranks="$p rank$([[ $p -eq 1 ]] || echo s) x $t thread$([[ $t -eq 1 ]] || echo s) (micro-batch workers)"
   if [[ $rc -ne 0 || -z $h ]]; then
-    fail "$p ranks x $t threads: exit $rc, no final hash"; show "p${p}t$t"; continue
+    fail "$p x $t: exit $rc, no final hash"; show "p${p}t$t"; continue
   fi
   if grep -qF "  $ranks, oneDNN" "$dir/p${p}t$t.out"; then
     pass "$p x $t: the start-up line says '$ranks'"
@@ -61,9 +61,9 @@ for pt in 1,1 1,2 2,1 2,2 4,1 3,2; do
     ref=$h ref_line=$line
     pass "1 rank x 1 thread: final weights sha256 $h, '$line'"
   elif [[ $h == "$ref" && -n $line && $line == "$ref_line" ]]; then
-    pass "$p ranks x $t threads: the same final weights and epoch line as 1 x 1 ($h)"
+    pass "$p x $t: the same final weights and epoch line as 1 x 1 ($h)"
   else
-    fail "$p ranks x $t threads: final weights $h, '$line'; 1 x 1 gave $ref, '$ref_line'"
+    fail "$p x $t: final weights $h, '$line'; 1 x 1 gave $ref, '$ref_line'"
   fi
 done
 
