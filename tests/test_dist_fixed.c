@@ -339,6 +339,61 @@ static void test_add_in_parts(void **state)
     free(g);
 }
 
+/* Workers' sums merged into a rank's (train.c): in exact mode, K gradients
+ * split among 3 reducers unevenly and merged tail first, in any worker
+ * order, give one reducer's bits; in float mode, merging in worker order
+ * equals adding each worker's partial sum in that order.  A worker's
+ * failure reaches the merged status. */
+static void test_merge(void **state)
+{
+    (void)state;
+    float *g = make_grads(21);
+    const size_t split[4] = {0, 30, 31, K}; /* worker w: gradients [split[w], split[w+1]) */
+    for (int m = 0; m < 2; m++) {
+        ReduceMode mode = m ? REDUCE_FLOAT : REDUCE_EXACT;
+        GradReducer whole, w[3], rank;
+        assert_int_equal(gradred_init(&whole, N, mode, K), 0);
+        assert_int_equal(gradred_init(&rank, N, mode, K), 0);
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(gradred_init(&w[i], N, mode, K), 0);
+            for (size_t j = split[i]; j < split[i + 1]; j++)
+                assert_int_equal(gradred_add(&w[i], g + j * N), GRADRED_OK);
+        }
+        if (mode == REDUCE_EXACT) {
+            for (size_t j = 0; j < K; j++)
+                assert_int_equal(gradred_add(&whole, g + (K - 1 - j) * N), GRADRED_OK);
+            for (int i = 2; i >= 0; i--)
+                gradred_merge_range(&rank, &w[i], 400, N + 1);
+            for (int i = 0; i < 3; i++)
+                gradred_merge_range(&rank, &w[i], 0, 400);
+        } else {
+            for (int i = 0; i < 3; i++) {
+                for (size_t e = 0; e <= N; e++)
+                    whole.fsum[e] += w[i].fsum[e];
+                gradred_merge_range(&rank, &w[i], 0, N + 1);
+            }
+        }
+        size_t bytes = (N + 1) * gradred_elem_size(&rank);
+        assert_memory_equal(gradred_buffer(&whole), gradred_buffer(&rank), bytes);
+        assert_int_equal(rank.added, K);
+        assert_int_equal(rank.status, GRADRED_OK);
+        for (int i = 0; i < 3; i++)
+            gradred_free(&w[i]);
+        gradred_free(&whole);
+        gradred_free(&rank);
+    }
+    GradReducer a, b;
+    assert_int_equal(gradred_init(&a, N, REDUCE_EXACT, 2), 0);
+    assert_int_equal(gradred_init(&b, N, REDUCE_EXACT, 2), 0);
+    g[7] = NAN;
+    assert_int_equal(gradred_add(&b, g), GRADRED_NONFINITE);
+    gradred_merge_range(&a, &b, 0, 10);
+    assert_int_equal(a.status, GRADRED_NONFINITE);
+    gradred_free(&a);
+    gradred_free(&b);
+    free(g);
+}
+
 /* gradred_finish divides by a power-of-two count with one multiply: the
  * same bits as gradred_from_fixed's division, for every count 2^0..2^16
  * and sums from 0 to the int64 extremes. */
@@ -496,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_init_and_finish_checks),
         cmocka_unit_test(test_float_mode),
         cmocka_unit_test(test_add_in_parts),
+        cmocka_unit_test(test_merge),
         cmocka_unit_test(test_finish_power_of_two),
         cmocka_unit_test(test_control),
         cmocka_unit_test(test_control_merge),

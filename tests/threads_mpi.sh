@@ -12,6 +12,8 @@
 #     and epoch line, and a start-up note that some threads idle;
 #   - a checkpoint written by 1 rank x 2 threads, resumed on 2 ranks x 1
 #     thread, ends with the uninterrupted run's weights;
+#   - --reduce float at 1 x 2 gives the same weights twice (the workers'
+#     float sums merge in worker order);
 #   - a NaN in every gradient of a two-worker rank is one rank's NaN: the
 #     step is skipped "on 1 rank(s)" (the workers' records merge their flags).
 # Before the workers, --threads 2 let oneDNN split each primitive over two
@@ -89,6 +91,17 @@ if [[ $rc -eq 0 && -n $h && $h == "$ref" && -f $dir/ck/ckpt-00000005.h5 ]]; then
   pass "the step-5 checkpoint of 1 x 2 resumed on 2 x 1 ends with the same weights ($h)"
 else
   fail "resume across threads: exit $rc, hash '$h' vs '$ref'"; show resume
+fi
+
+# Float mode depends on the split, but repeats: the workers' sums merge in
+# worker order.
+run float1 1 2 --no-ckpt --reduce float
+run float2 1 2 --no-ckpt --reduce float
+h=$(final_hash float1) h2=$(final_hash float2)
+if [[ $rc -eq 0 && -n $h && $h == "$h2" ]]; then
+  pass "--reduce float, 1 x 2: the same weights twice ($h)"
+else
+  fail "--reduce float, 1 x 2: '$h' then '$h2' (exit $rc)"; show float2
 fi
 
 run nan 1 2 --no-ckpt --inject-nonfinite 3:0 --on-nonfinite skip

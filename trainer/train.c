@@ -188,6 +188,8 @@ static int build_model(Trainer *t)
         w->labels = xcalloc((size_t)c->micro_batch, sizeof *w->labels);
         w->trainer = t;
         w->id = i;
+        if (gradred_init(&w->reducer, n, c->reduce, (size_t)config_terms(c)) < 0)
+            return setup_fail(t, base_error());
     }
     if ((c->eval || t->val_count) && evaluator_init(&t->evaluator, c->arch, ds, EVAL_BATCH) < 0)
         return setup_fail(t, base_error());
@@ -342,28 +344,31 @@ int train_setup(Trainer *t, const Config *cfg)
 
 /* lenet_backward's hook on each worker's last micro-batch of the step.
  * Once the final gradients make up at least half of the buffer (after fc1:
- * ~96% of LeNet's parameters), the worker adds them (and counts its
- * micro-batch, whose count travels in the tail).  Worker 0, the MPI thread,
- * then waits until every other worker has done the same - their earlier
- * micro-batches are in the sum by then - and starts the tail's all-reduce;
- * after every later stage it lets MPI move it along, while the other
- * workers finish their own backward passes.  The split point comes from
- * the model alone, so every worker and every rank splits at the same point. */
+ * ~96% of LeNet's parameters), the worker adds them to its sum (and counts
+ * its micro-batch: the count travels in the tail).  Worker 0, the MPI
+ * thread, then waits until every other worker has done the same - their
+ * earlier micro-batches are in their sums by then - merges the workers'
+ * tails into the rank's sum in worker order and starts the tail's
+ * all-reduce; after every later stage it lets MPI move it along, while the
+ * other workers finish their own backward passes.  The split point comes
+ * from the model alone, so every worker and every rank splits at the same
+ * point. */
 static void grads_ready(void *ctx, size_t first)
 {
     Worker *w = ctx;
     Trainer *t = w->trainer;
+    const size_t n = t->model.n_params;
     if (w->tail_from) {
         if (w->id == 0)
             dist_grads_progress();
         return;
     }
-    if (first == 0 || first > t->model.n_params / 2)
+    if (first == 0 || first > n / 2)
         return;
-    pthread_mutex_lock(&t->sum_lock);
-    w->tail_status = gradred_add_range(&t->reducer, w->grads, first, t->model.n_params);
-    gradred_count(&t->reducer);
+    w->tail_status = gradred_add_range(&w->reducer, w->grads, first, n);
+    gradred_count(&w->reducer);
     w->tail_from = first;
+    pthread_mutex_lock(&t->sum_lock);
     if (w->id != 0) {
         t->workers_busy--;
         pthread_cond_signal(&t->sum_cond);
@@ -372,10 +377,12 @@ static void grads_ready(void *ctx, size_t first)
             pthread_cond_wait(&t->sum_cond, &t->sum_lock);
     }
     pthread_mutex_unlock(&t->sum_lock);
-    if (w->id == 0) {
-        t->tail_from = first;
-        dist_grads_start(&t->reducer, first);
-    }
+    if (w->id != 0)
+        return;
+    for (int i = 0; i < t->workers_used; i++)
+        gradred_merge_range(&t->reducer, &t->workers[i].reducer, first, n + 1);
+    t->tail_from = first;
+    dist_grads_start(&t->reducer, first);
 }
 
 /* test-only --test-slow: after a micro-batch that took `seconds`, the slow
@@ -392,9 +399,9 @@ static void test_slow(const Trainer *t, double seconds)
 }
 
 /* Worker `id`: micro-batches [first, first + count) of this step (count
- * >= 1), gradients added to the rank's sum under sum_lock, losses and flags
- * into its own control record (reset by the caller).  The gradient tail of
- * its last micro-batch goes in early (grads_ready). */
+ * >= 1), gradients added to its own sum, losses and flags into its own
+ * control record (both reset by the caller).  The gradient tail of its last
+ * micro-batch goes in early (grads_ready). */
 static void work(Trainer *t, int id, size_t first, size_t count)
 {
     const Config *c = &t->cfg;
@@ -414,15 +421,13 @@ static void work(Trainer *t, int id, size_t first, size_t count)
         if (c->inject_step == t->step + 1 && c->inject_rank == t->rank)
             w->grads[0] = NAN; /* test-only: --inject-nonfinite */
         int status;
-        pthread_mutex_lock(&t->sum_lock);
         if (last && w->tail_from) {
             status = w->tail_status;
             if (status == GRADRED_OK)
-                status = gradred_add_range(&t->reducer, w->grads, 0, w->tail_from);
+                status = gradred_add_range(&w->reducer, w->grads, 0, w->tail_from);
         } else {
-            status = gradred_add(&t->reducer, w->grads);
+            status = gradred_add(&w->reducer, w->grads);
         }
-        pthread_mutex_unlock(&t->sum_lock);
         if (status != GRADRED_OK)
             fprintf(stderr, "[rank %d] step %lld: %s\n", t->rank, (long long)(t->step + 1),
                     base_error());
@@ -436,11 +441,14 @@ static void work(Trainer *t, int id, size_t first, size_t count)
  * workers (OpenMP threads, each running its own one-thread replica) in
  * contiguous runs as even as they go (the first runs one longer), worker
  * 0 - the MPI thread, which also moves the all-reduce along - taking the
- * last, shorter one.  Every micro-batch's gradient is the same bits on
- * whichever worker computes it, and the integer sum does not depend on the
- * order of its terms, so the split changes nothing but the time.
- * Gradients end in the reducer, losses and flags in *ctl.  The gradient
- * tail is already being all-reduced when this returns (t->tail_from). */
+ * last, shorter one.  Each worker sums its own gradients; the sums merge
+ * into the rank's reducer in worker order.  Every micro-batch's gradient
+ * is the same bits on whichever worker computes it, and the integer sum
+ * does not depend on the order of its terms, so in exact mode the split
+ * changes nothing but the time (float mode: the weights depend on it, and
+ * repeat for the same ranks, threads and assignment).  Gradients end in
+ * t->reducer, losses and flags in *ctl.  The gradient tail is already
+ * being all-reduced when this returns (t->tail_from). */
 static void compute_gradients(Trainer *t, Control *ctl)
 {
     const size_t first = (size_t)t->balance.first[t->rank];
@@ -448,7 +456,8 @@ static void compute_gradients(Trainer *t, Control *ctl)
     gradred_reset(&t->reducer);
     control_reset(ctl);
     t->tail_from = 0;
-    for (int i = 0; i < t->n_workers; i++) { /* idle workers add nothing */
+    for (int i = 0; i < t->n_workers; i++) {
+        gradred_reset(&t->workers[i].reducer);
         control_reset(&t->workers[i].ctl);
         t->workers[i].tail_from = 0;
     }
@@ -460,7 +469,10 @@ static void compute_gradients(Trainer *t, Control *ctl)
                                 ? (size_t)omp_get_num_threads() : count;
         const size_t id = (size_t)omp_get_thread_num();
 #pragma omp single
-        t->workers_busy = (int)used - 1;
+        {
+            t->workers_used = (int)used;
+            t->workers_busy = (int)used - 1;
+        }
         /* (the barrier after single: every worker sees workers_busy) */
         if (id != 0)
             base_set_fp_mode(fp_mode); /* the MPI thread's FTZ/DAZ: the same bits */
@@ -471,6 +483,11 @@ static void compute_gradients(Trainer *t, Control *ctl)
             work(t, (int)id, start, each + (run < extra));
         }
     }
+    /* What the tail's all-reduce did not take, in worker order (float mode
+     * adds in that order; exact mode in any). */
+    const size_t n = t->model.n_params, head = t->tail_from ? t->tail_from : n + 1;
+    for (int i = 0; i < t->workers_used; i++)
+        gradred_merge_range(&t->reducer, &t->workers[i].reducer, 0, head);
     for (int i = 0; i < t->n_workers; i++)
         control_merge(ctl, &t->workers[i].ctl);
 }
@@ -873,6 +890,7 @@ void train_free(Trainer *t)
     for (int i = 0; i < t->n_workers && t->workers; i++) {
         Worker *w = &t->workers[i];
         lenet_free(&w->model);
+        gradred_free(&w->reducer);
         free(w->grads), free(w->src), free(w->diff), free(w->labels);
     }
     free(t->workers);

@@ -31,11 +31,12 @@ typedef struct {
     float *grads;            /* (n_params) its last micro-batch's gradient */
     float *src, *diff;       /* (m, C, H, W), (m, classes) */
     int32_t *labels;         /* (m) */
-    Control ctl;             /* its micro-batches' share of the step's record */
+    GradReducer reducer;     /* its micro-batches' gradient sum this step */
+    Control ctl;             /* their share of the step's record */
     void *trainer;           /* the Trainer, for lenet_backward's hook */
     int id;                  /* 0: the MPI thread */
     size_t tail_from;        /* its last micro-batch's gradient tail [tail_from,
-                                n) is in the sum; 0: not yet */
+                                n) is in its sum; 0: not yet */
     int tail_status;         /* GRADRED_* of adding it */
 } Worker;
 
@@ -55,10 +56,11 @@ typedef struct {
     Worker *workers;         /* (threads) worker 0 runs on the MPI thread */
     int n_workers;
     float *params, *momentum, *mean_grads; /* flat, model.n_params each */
-    GradReducer reducer;     /* the rank's sum; workers add under sum_lock */
+    GradReducer reducer;     /* the rank's sum: the workers' merged */
     pthread_mutex_t sum_lock;
     pthread_cond_t sum_cond; /* signalled when workers_busy drops */
-    int workers_busy;        /* workers other than 0 whose tail is not in the sum */
+    int workers_used;        /* workers with micro-batches this step */
+    int workers_busy;        /* workers other than 0 whose tail is not summed */
     Balance balance;         /* this step's micro-batches of every rank */
     int64_t *rank_ns;        /* (P) compute ns per micro-batch, one slot per rank,
                                 summed in the control all-reduce */
