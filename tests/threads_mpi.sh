@@ -12,6 +12,7 @@
 #     and epoch line, and a start-up note that some threads idle;
 #   - a checkpoint written by 1 rank x 2 threads, resumed on 2 ranks x 1
 #     thread, ends with the uninterrupted run's weights;
+#   - --threading onednn at 1 x 2 gives other weights, and says so at start;
 #   - --reduce float at 1 x 2 gives the same weights twice (the workers'
 #     float sums merge in worker order);
 #   - a NaN in every gradient of a two-worker rank is one rank's NaN: the
@@ -91,6 +92,17 @@ if [[ $rc -eq 0 && -n $h && $h == "$ref" && -f $dir/ck/ckpt-00000005.h5 ]]; then
   pass "the step-5 checkpoint of 1 x 2 resumed on 2 x 1 ends with the same weights ($h)"
 else
   fail "resume across threads: exit $rc, hash '$h' vs '$ref'"; show resume
+fi
+
+# --threading onednn: oneDNN splits each layer over the threads, which
+# changes the weights (what --threads 2 did before the workers).
+run onednn 1 2 --no-ckpt --threading onednn
+h=$(final_hash onednn)
+if [[ $rc -eq 0 && -n $h && $h != "$ref" ]] \
+   && grep -qF '  1 rank x 2 threads (oneDNN threads: the weights depend on the thread count)' "$dir/onednn.out"; then
+  pass "--threading onednn, 1 x 2: other weights than 1 x 1 ($h), and the start-up line says so"
+else
+  fail "--threading onednn, 1 x 2: exit $rc, hash '$h' (1 x 1: $ref)"; show onednn
 fi
 
 # Float mode depends on the split, but repeats: the workers' sums merge in

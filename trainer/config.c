@@ -27,7 +27,7 @@ enum {
     OPT_NONFINITE, OPT_LOG_EVERY, OPT_OLD, OPT_QUIET, OPT_LIMIT, OPT_EVAL, OPT_NO_EVAL,
     OPT_THREADS, OPT_INJECT, OPT_NORMALIZE, OPT_RUN, OPT_CKPT_EVERY, OPT_KEEP, OPT_RESUME,
     OPT_ON_CKPT_ERROR, OPT_NO_CKPT, OPT_CKPT_DELAY, OPT_TIMEOUT, OPT_STALL, OPT_SCALING, OPT_BASELINE,
-    OPT_BALANCE, OPT_SLOW,
+    OPT_BALANCE, OPT_SLOW, OPT_THREADING,
     OPT_CHANGE_SCHEDULE, OPT_VAL, OPT_BEST, OPT_PATIENCE, OPT_TB, OPT_NO_TB,
 };
 
@@ -56,6 +56,7 @@ static const struct option long_options[] = {
     {"eval", no_argument, NULL, OPT_EVAL},
     {"no-eval", no_argument, NULL, OPT_NO_EVAL},
     {"threads", required_argument, NULL, OPT_THREADS},
+    {"threading", required_argument, NULL, OPT_THREADING},
     {"normalize", no_argument, NULL, OPT_NORMALIZE},
     {"inject-nonfinite", required_argument, NULL, OPT_INJECT},
     {"run", required_argument, NULL, OPT_RUN},
@@ -115,6 +116,11 @@ void config_usage(FILE *out)
         "  --threads N            micro-batch workers per rank, each a one-thread model\n"
         "                         replica (OMP_NUM_THREADS if set, else 1); the weights\n"
         "                         are the same for any ranks x threads\n"
+        "  --threading workers|onednn  micro-batch workers (bit-identical for any\n"
+        "                         ranks x threads), or oneDNN splitting each layer over\n"
+        "                         the threads: faster when a rank has fewer micro-\n"
+        "                         batches than threads, but the weights then depend on\n"
+        "                         the thread count (workers)\n"
         "  --normalize            feed (x/255 - mean)/std with the dataset's pixel\n"
         "                         statistics instead of x/255 (off)\n"
         "  --val N|X              hold out the last N training samples (or the fraction\n"
@@ -177,6 +183,7 @@ static void config_defaults(Config *cfg)
     cfg->batch = 256;
     cfg->micro_batch = 0;
     cfg->balance = true;
+    cfg->onednn_threads = false;
     cfg->lr = 0.9;
     cfg->momentum = 0.0;
     cfg->weight_decay = 0.0;
@@ -265,6 +272,7 @@ static const char *const schedule_names[] = {"constant", "step", "cosine"};
 static const char *const ckpt_error_names[] = {"stop", "warn"};
 static const char *const off_on_names[] = {"off", "on"};
 static const char *const best_names[] = {"val_loss", "val_accuracy"};
+static const char *const threading_names[] = {"workers", "onednn"};
 
 const char *config_best_name(BestMetric b) { return best_names[b]; }
 
@@ -444,6 +452,10 @@ int config_parse(Config *cfg, int argc, char **argv)
         case OPT_EVAL: cfg->eval = true; break;
         case OPT_NO_EVAL: cfg->eval = false; break;
         case OPT_THREADS: rc = parse_int("--threads", arg, 1, 1024, &cfg->threads); break;
+        case OPT_THREADING:
+            rc = parse_choice("--threading", arg, threading_names, 2, &choice);
+            cfg->onednn_threads = choice == 1;
+            break;
         case OPT_NORMALIZE: cfg->normalize = true; break;
         case OPT_RUN:
             if (!*arg)
@@ -649,7 +661,7 @@ void config_describe(const Config *cfg, char *buf, size_t cap)
              "weight_decay=%a schedule=%s step_size=%lld gamma=%a warmup=%lld seed=%llu "
              "reduce=%s on_nonfinite=%s log_every=%lld limit=%lld eval=%d normalize=%d "
              "inject_nonfinite=%lld:%lld balance=%s test_slow=%lld:%lld "
-             "val=%lld:%a best=%s patience=%lld",
+             "val=%lld:%a best=%s patience=%lld threading=%s",
              lenet_arch_name(cfg->arch), (long long)cfg->epochs, (long long)cfg->batch,
              (long long)cfg->micro_batch, cfg->lr, cfg->momentum, cfg->weight_decay,
              schedule_name(cfg->schedule), (long long)cfg->step_size, cfg->gamma,
@@ -660,7 +672,7 @@ void config_describe(const Config *cfg, char *buf, size_t cap)
              off_on_names[cfg->balance ? 1 : 0], (long long)cfg->slow_rank,
              (long long)cfg->slow_percent,
              (long long)cfg->val_count, cfg->val_fraction, config_best_name(cfg->best),
-             (long long)cfg->patience);
+             (long long)cfg->patience, threading_names[cfg->onednn_threads ? 1 : 0]);
 }
 
 uint64_t config_hash(const Config *cfg)
@@ -698,6 +710,8 @@ json_t *config_to_json(const Config *cfg, const char *data_sha256, int world_siz
         "eval", cfg->eval, "log_every", (json_int_t)cfg->log_every,
         "threads", (json_int_t)cfg->threads);
     json_object_set_new(o, "best", json_string(config_best_name(cfg->best)));
+    json_object_set_new(o, "threading",
+                        json_string(threading_names[cfg->onednn_threads ? 1 : 0]));
     json_object_set_new(o, "patience", json_integer((json_int_t)cfg->patience));
     json_object_set_new(o, "ckpt_every", json_integer((json_int_t)cfg->ckpt_every));
     json_object_set_new(o, "ckpt_every_unit",

@@ -174,7 +174,7 @@ static int build_model(Trainer *t)
                        (int64_t)ds->height, (int64_t)ds->width, ds->num_classes) < 0)
         return setup_fail(t, base_error());
     size_t n = t->model.n_params;
-    t->n_workers = (int)c->threads;
+    t->n_workers = c->onednn_threads ? 1 : (int)c->threads;
     t->workers = xcalloc((size_t)t->n_workers, sizeof *t->workers);
     for (int i = 0; i < t->n_workers; i++) {
         Worker *w = &t->workers[i];
@@ -252,10 +252,11 @@ static void print_startup(Trainer *t, const char *hosts)
                  cpuisa_name(t->isa_lowest));
     else
         snprintf(isa_how, sizeof isa_how, "the highest every rank supports");
-    printf("  %d rank%s x %lld thread%s (micro-batch workers), "
-           "oneDNN %d.%d.%d, ISA %s (%s)\n", t->size, t->size == 1 ? "" : "s",
-           (long long)c->threads, c->threads == 1 ? "" : "s", v->major, v->minor, v->patch,
-           cpuisa_name(t->isa), isa_how);
+    printf("  %d rank%s x %lld thread%s (%s), oneDNN %d.%d.%d, ISA %s (%s)\n", t->size,
+           t->size == 1 ? "" : "s", (long long)c->threads, c->threads == 1 ? "" : "s",
+           c->onednn_threads ? "oneDNN threads: the weights depend on the thread count"
+                             : "micro-batch workers",
+           v->major, v->minor, v->patch, cpuisa_name(t->isa), isa_how);
     printf("  data %s: %zu train (%lld used) / %zu test, %zux%zux%zu, %d classes\n", c->data,
            ds->count[DATASET_TRAIN], (long long)(t->steps_per_epoch * c->batch),
            ds->count[DATASET_TEST], ds->channels, ds->height, ds->width, ds->num_classes);
@@ -272,9 +273,9 @@ static void print_startup(Trainer *t, const char *hosts)
     printf("%s%s), reduce %s\n", t->size > 16 ? " ..." : "",
            c->balance ? " to start, then by measured speed" : ", balance off",
            config_reduce_name(c->reduce));
-    if (config_terms(c) < (int64_t)t->size * c->threads)
+    if (!c->onednn_threads && config_terms(c) < (int64_t)t->size * c->threads)
         printf("  note: B/m = %lld micro-batches a step, fewer than ranks x threads = %lld: "
-               "some threads idle (lower --micro-batch or --threads)\n",
+               "some threads idle (lower --micro-batch or --threads, or see --threading)\n",
                (long long)config_terms(c), (long long)t->size * c->threads);
     printf("  %lld epochs x %lld steps = %lld steps; lr %g (%s, warmup %lld), momentum %g, "
            "weight decay %g, seed %llu\n",
@@ -301,10 +302,11 @@ int train_setup(Trainer *t, const Config *cfg)
     pthread_cond_init(&t->sum_cond, NULL);
     t->rank = dist_rank();
     t->size = dist_size();
-    /* Every primitive is built and run for one oneDNN thread, inside one
-     * worker (compute_gradients): the same kernels, and so the same bits,
-     * as a one-thread rank. */
-    omp_set_num_threads(1);
+    /* Workers: every primitive is built and run for one oneDNN thread,
+     * inside one worker (compute_gradients): the same kernels, and so the
+     * same bits, as a one-thread rank.  --threading onednn: one replica
+     * whose primitives oneDNN splits over the threads. */
+    omp_set_num_threads(cfg->onednn_threads ? (int)cfg->threads : 1);
     base_engine();
     stepwatch_start(t->rank, (double)cfg->timeout);
     if (choose_isa(t) < 0)
@@ -462,6 +464,11 @@ static void compute_gradients(Trainer *t, Control *ctl)
         t->workers[i].tail_from = 0;
     }
     const unsigned fp_mode = base_fp_mode();
+    if (t->n_workers == 1) { /* no region: oneDNN may use the threads itself */
+        t->workers_used = 1;
+        t->workers_busy = 0;
+        work(t, 0, first, count);
+    } else
 #pragma omp parallel num_threads(t->n_workers)
     {
         /* OpenMP may give fewer threads than asked: split among those. */
