@@ -53,8 +53,8 @@ typedef struct {
     int64_t val_count;       /* 0 without --val */
     Evaluator evaluator;
     LeNet model;             /* shapes and the tensor table only (lenet_describe) */
-    Worker *workers;         /* (threads) worker 0 runs on the MPI thread */
-    int n_workers;
+    Worker *workers;         /* (n_workers) worker 0 runs on the MPI thread */
+    int n_workers;           /* --threads, or 1 with --threading onednn */
     float *params, *momentum, *mean_grads; /* flat, model.n_params each */
     GradReducer reducer;     /* the rank's sum: the workers' merged */
     pthread_mutex_t sum_lock;
