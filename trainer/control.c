@@ -30,6 +30,8 @@ void control_add_microbatch(Control *c, float loss, int64_t correct, int64_t sam
     c->microbatches += 1;
 }
 
+_Static_assert(CONTROL_N == 7, "a new Control field needs its rule in control_merge");
+
 void control_merge(Control *into, const Control *from)
 {
     into->loss_fixed += from->loss_fixed;
