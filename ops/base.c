@@ -17,7 +17,7 @@ static int g_rank = -1;
 static void (*g_abort_hook)(int status);
 static _Thread_local char g_error[1024];
 static dnnl_engine_t g_engine;
-static dnnl_stream_t g_stream;
+static _Thread_local dnnl_stream_t g_stream;
 
 void base_set_rank(int rank) { g_rank = rank; }
 int base_rank(void) { return g_rank; }
@@ -91,16 +91,15 @@ const char *base_dnnl_status_str(dnnl_status_t s) { return dnnl_status2str(s); }
 
 dnnl_engine_t base_engine(void)
 {
-    if (!g_engine) {
+    if (!g_engine)
         DNNL_CHECK(dnnl_engine_create(&g_engine, dnnl_cpu, 0));
-        DNNL_CHECK(dnnl_stream_create(&g_stream, g_engine, dnnl_stream_default_flags));
-    }
     return g_engine;
 }
 
 dnnl_stream_t base_stream(void)
 {
-    base_engine();
+    if (!g_stream)
+        DNNL_CHECK(dnnl_stream_create(&g_stream, base_engine(), dnnl_stream_default_flags));
     return g_stream;
 }
 
@@ -118,5 +117,23 @@ void base_flush_denormals(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     _mm_setcsr(_mm_getcsr() | 0x8040);
+#endif
+}
+
+unsigned base_fp_mode(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return _mm_getcsr();
+#else
+    return 0;
+#endif
+}
+
+void base_set_fp_mode(unsigned mode)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_setcsr(mode);
+#else
+    (void)mode;
 #endif
 }

@@ -48,8 +48,12 @@ const char *base_error(void);
     } while (0)
 const char *base_dnnl_status_str(dnnl_status_t s);
 
-/* One CPU engine and one in-order stream shared by every op of a process.
- * Created on first use; base_engine_free() at exit is optional. */
+/* One CPU engine shared by every op of a process, created on first use
+ * (create it in the main thread before other threads run ops), and one
+ * in-order stream per thread, so that threads that each run their own
+ * primitives (trainer/train.c's micro-batch workers) never share a stream.
+ * base_engine_free() at exit is optional; it frees the calling thread's
+ * stream and the engine. */
 dnnl_engine_t base_engine(void);
 dnnl_stream_t base_stream(void);
 void base_engine_free(void);
@@ -58,5 +62,9 @@ void base_engine_free(void);
  * starts its threads: they inherit MXCSR, and denormal activations slow a
  * training step about twofold. */
 void base_flush_denormals(void);
+/* The calling thread's floating-point control state (MXCSR on x86: FTZ,
+ * DAZ, rounding), to give a thread the same numerics as another. */
+unsigned base_fp_mode(void);
+void base_set_fp_mode(unsigned mode);
 
 #endif

@@ -136,6 +136,7 @@ static const struct {
     {{"--log-every", "0"}, "--log-every: 0 is out of range"},
     {{"--limit", "0"}, "--limit: 0 is out of range"},
     {{"--threads", "0"}, "--threads: 0 is out of range (an integer in 1..1024)"},
+    {{"--threading", "openmp"}, "--threading: 'openmp' is not a choice (workers|onednn)"},
     {{"--inject-nonfinite", "5"}, "--inject-nonfinite: '5' is not valid (STEP:RANK"},
     {{"--inject-nonfinite", "0:1"}, "--inject-nonfinite: STEP 0 is out of range"},
     {{"--inject-nonfinite", "3:x"}, "--inject-nonfinite: RANK 'x' is not an integer"},
@@ -262,6 +263,14 @@ static void test_threads(void **state)
     assert_int_equal(PARSE(&c, "--threads", "2"), 0); /* the flag wins */
     assert_int_equal(config_check_world(&c, 2), 0);
     assert_int_equal(c.threads, 2);
+    assert_false(c.onednn_threads); /* micro-batch workers by default */
+    char workers[1024], onednn[1024];
+    config_describe(&c, workers, sizeof workers);
+    assert_int_equal(PARSE(&c, "--threads", "2", "--threading", "onednn"), 0);
+    assert_true(c.onednn_threads);
+    config_describe(&c, onednn, sizeof onednn);
+    assert_non_null(strstr(onednn, "threading=onednn")); /* ranks must agree on it */
+    assert_string_not_equal(workers, onednn);
 
     setenv("OMP_NUM_THREADS", "4,2", 1);
     assert_int_equal(PARSE(&c, "--lr", "1"), 0);

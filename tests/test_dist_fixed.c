@@ -339,6 +339,61 @@ static void test_add_in_parts(void **state)
     free(g);
 }
 
+/* Workers' sums merged into a rank's (train.c): in exact mode, K gradients
+ * split among 3 reducers unevenly and merged tail first, in any worker
+ * order, give one reducer's bits; in float mode, merging in worker order
+ * equals adding each worker's partial sum in that order.  A worker's
+ * failure reaches the merged status. */
+static void test_merge(void **state)
+{
+    (void)state;
+    float *g = make_grads(21);
+    const size_t split[4] = {0, 30, 31, K}; /* worker w: gradients [split[w], split[w+1]) */
+    for (int m = 0; m < 2; m++) {
+        ReduceMode mode = m ? REDUCE_FLOAT : REDUCE_EXACT;
+        GradReducer whole, w[3], rank;
+        assert_int_equal(gradred_init(&whole, N, mode, K), 0);
+        assert_int_equal(gradred_init(&rank, N, mode, K), 0);
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(gradred_init(&w[i], N, mode, K), 0);
+            for (size_t j = split[i]; j < split[i + 1]; j++)
+                assert_int_equal(gradred_add(&w[i], g + j * N), GRADRED_OK);
+        }
+        if (mode == REDUCE_EXACT) {
+            for (size_t j = 0; j < K; j++)
+                assert_int_equal(gradred_add(&whole, g + (K - 1 - j) * N), GRADRED_OK);
+            for (int i = 2; i >= 0; i--)
+                gradred_merge_range(&rank, &w[i], 400, N + 1);
+            for (int i = 0; i < 3; i++)
+                gradred_merge_range(&rank, &w[i], 0, 400);
+        } else {
+            for (int i = 0; i < 3; i++) {
+                for (size_t e = 0; e <= N; e++)
+                    whole.fsum[e] += w[i].fsum[e];
+                gradred_merge_range(&rank, &w[i], 0, N + 1);
+            }
+        }
+        size_t bytes = (N + 1) * gradred_elem_size(&rank);
+        assert_memory_equal(gradred_buffer(&whole), gradred_buffer(&rank), bytes);
+        assert_int_equal(rank.added, K);
+        assert_int_equal(rank.status, GRADRED_OK);
+        for (int i = 0; i < 3; i++)
+            gradred_free(&w[i]);
+        gradred_free(&whole);
+        gradred_free(&rank);
+    }
+    GradReducer a, b;
+    assert_int_equal(gradred_init(&a, N, REDUCE_EXACT, 2), 0);
+    assert_int_equal(gradred_init(&b, N, REDUCE_EXACT, 2), 0);
+    g[7] = NAN;
+    assert_int_equal(gradred_add(&b, g), GRADRED_NONFINITE);
+    gradred_merge_range(&a, &b, 0, 10);
+    assert_int_equal(a.status, GRADRED_NONFINITE);
+    gradred_free(&a);
+    gradred_free(&b);
+    free(g);
+}
+
 /* gradred_finish divides by a power-of-two count with one multiply: the
  * same bits as gradred_from_fixed's division, for every count 2^0..2^16
  * and sums from 0 to the int64 extremes. */
@@ -424,6 +479,37 @@ static void test_control(void **state)
     assert_int_equal(one.overflow_ranks, 0);
 }
 
+/* Workers of one rank (train.c): their merged records equal one record of
+ * all their micro-batches, and flags raised by several workers still count
+ * the rank once. */
+static void test_control_merge(void **state)
+{
+    (void)state;
+    const float losses[5] = {2.302585f, 0.5f, 1.75f, 0.125f, 3.0f};
+    Control whole, part[2], merged;
+    control_reset(&whole);
+    control_reset(&part[0]);
+    control_reset(&part[1]);
+    for (int j = 0; j < 5; j++) {
+        control_add_microbatch(&whole, losses[j], j, 32);
+        control_add_microbatch(&part[j < 2 ? 0 : 1], losses[j], j, 32);
+    }
+    control_note_grad_status(&whole, GRADRED_OVERFLOW);
+    control_note_grad_status(&part[0], GRADRED_OVERFLOW);
+    control_note_grad_status(&part[1], GRADRED_OVERFLOW);
+    part[1].stop_ranks = 1;
+    control_reset(&merged);
+    control_merge(&merged, &part[1]);
+    control_merge(&merged, &part[0]);
+    assert_true(merged.loss_fixed == whole.loss_fixed);
+    assert_int_equal(merged.correct, whole.correct);
+    assert_int_equal(merged.samples, 160);
+    assert_int_equal(merged.microbatches, 5);
+    assert_int_equal(merged.overflow_ranks, 1);
+    assert_int_equal(merged.nonfinite_ranks, 0);
+    assert_int_equal(merged.stop_ranks, 1);
+}
+
 static void test_hash(void **state)
 {
     (void)state;
@@ -465,8 +551,10 @@ int main(void)
         cmocka_unit_test(test_init_and_finish_checks),
         cmocka_unit_test(test_float_mode),
         cmocka_unit_test(test_add_in_parts),
+        cmocka_unit_test(test_merge),
         cmocka_unit_test(test_finish_power_of_two),
         cmocka_unit_test(test_control),
+        cmocka_unit_test(test_control_merge),
         cmocka_unit_test(test_hash),
         cmocka_unit_test(test_hosts),
     };

@@ -56,9 +56,14 @@ void config_usage(FILE *out)
         "  --limit N              train on the first N training samples only\n"
         "                         (default: all)\n"
         "  --eval, --no-eval      test-set evaluation after each epoch (default: on)\n"
-        "  --threads N            OpenMP threads per rank (default: OMP_NUM_THREADS if\n"
-        "                         set, else 1); all runs that must give the same\n"
-        "                         weights need the same threads per rank\n"
+        "  --threads N            micro-batch workers per rank, each a one-thread model\n"
+        "                         replica (default: OMP_NUM_THREADS if set, else 1);\n"
+        "                         the weights are the same for any ranks x threads\n"
+        "  --threading workers|onednn  micro-batch workers (bit-identical for any\n"
+        "                         ranks x threads), or oneDNN splitting each layer over\n"
+        "                         the threads: faster when a rank has fewer micro-\n"
+        "                         batches than threads, but the weights then depend on\n"
+        "                         the thread count (default: workers)\n"
         "  --normalize            feed (x/255 - mean)/std with the dataset's pixel\n"
         "                         statistics instead of x/255 (default: off)\n"
         "  --val N|X              hold out the last N training samples (or the fraction\n"
@@ -125,6 +130,7 @@ static void config_defaults(Config *cfg)
     cfg->batch = 256;
     cfg->micro_batch = 0;
     cfg->balance = true;
+    cfg->onednn_threads = false;
     cfg->lr = 0.9;
     cfg->momentum = 0.0;
     cfg->weight_decay = 0.0;
@@ -180,6 +186,7 @@ static const char *const schedule_names[] = {"constant", "step", "cosine", NULL}
 static const char *const ckpt_error_names[] = {"stop", "warn", NULL};
 static const char *const off_on_names[] = {"off", "on", NULL};
 static const char *const best_names[] = {"val_loss", "val_accuracy", NULL};
+static const char *const threading_names[] = {"workers", "onednn", NULL};
 
 const char *config_best_name(BestMetric b) { return best_names[b]; }
 const char *config_reduce_name(ReduceMode r) { return reduce_names[r]; }
@@ -312,7 +319,7 @@ int config_parse(Config *cfg, int argc, char **argv)
     config_defaults(cfg);
     int arch = cfg->arch, schedule = cfg->schedule, reduce = cfg->reduce,
         nonfinite = cfg->on_nonfinite, best = cfg->best, ckpt_error = cfg->on_ckpt_error,
-        balance = cfg->balance;
+        balance = cfg->balance, threading = cfg->onednn_threads;
     bool step_size_given = false, gamma_given = false, best_given = false;
     const char *gone = "a run's metrics and checkpoints live in its run directory: --run DIR";
     const Opt opts[] = {
@@ -340,6 +347,7 @@ int config_parse(Config *cfg, int argc, char **argv)
         OPTION_FLAG("eval", &cfg->eval),
         OPTION_UNFLAG("no-eval", &cfg->eval),
         OPTION_INT("threads", &cfg->threads, 1, THREADS_MAX),
+        OPTION_CHOICE("threading", &threading, threading_names),
         OPTION_FLAG("normalize", &cfg->normalize),
         OPTION_CUSTOM("inject-nonfinite", cfg, parse_inject, "STEP:RANK, STEP >= 1, RANK >= 0"),
         OPTION_STRING("run", &cfg->run, "a directory"),
@@ -371,6 +379,7 @@ int config_parse(Config *cfg, int argc, char **argv)
     cfg->best = (BestMetric)best;
     cfg->on_ckpt_error = (OnCkptError)ckpt_error;
     cfg->balance = balance == 1;
+    cfg->onednn_threads = threading == 1;
     if (rc)
         return rc;
     if (cfg->schedule == SCHEDULE_STEP && !step_size_given)
@@ -503,7 +512,7 @@ void config_describe(const Config *cfg, char *buf, size_t cap)
              "weight_decay=%a schedule=%s step_size=%lld gamma=%a warmup=%lld seed=%llu "
              "reduce=%s on_nonfinite=%s log_every=%lld limit=%lld eval=%d normalize=%d "
              "inject_nonfinite=%lld:%lld balance=%s test_slow=%lld:%lld "
-             "val=%lld:%a best=%s patience=%lld",
+             "val=%lld:%a best=%s patience=%lld threading=%s",
              lenet_arch_name(cfg->arch), (long long)cfg->epochs, (long long)cfg->batch,
              (long long)cfg->micro_batch, cfg->lr, cfg->momentum, cfg->weight_decay,
              schedule_name(cfg->schedule), (long long)cfg->step_size, cfg->gamma,
@@ -514,7 +523,7 @@ void config_describe(const Config *cfg, char *buf, size_t cap)
              off_on_names[cfg->balance ? 1 : 0], (long long)cfg->slow_rank,
              (long long)cfg->slow_percent,
              (long long)cfg->val_count, cfg->val_fraction, config_best_name(cfg->best),
-             (long long)cfg->patience);
+             (long long)cfg->patience, threading_names[cfg->onednn_threads ? 1 : 0]);
 }
 
 uint64_t config_hash(const Config *cfg)
@@ -552,6 +561,8 @@ json_t *config_to_json(const Config *cfg, const char *data_sha256, int world_siz
         "eval", cfg->eval, "log_every", (json_int_t)cfg->log_every,
         "threads", (json_int_t)cfg->threads);
     json_object_set_new(o, "best", json_string(config_best_name(cfg->best)));
+    json_object_set_new(o, "threading",
+                        json_string(threading_names[cfg->onednn_threads ? 1 : 0]));
     json_object_set_new(o, "patience", json_integer((json_int_t)cfg->patience));
     json_object_set_new(o, "ckpt_every", json_integer((json_int_t)cfg->ckpt_every));
     json_object_set_new(o, "ckpt_every_unit",

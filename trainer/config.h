@@ -52,6 +52,8 @@ typedef struct {
     int64_t limit;             /* --limit N, 0 = whole training set */
     bool eval;                 /* --eval / --no-eval */
     int64_t threads;           /* --threads; 0 = auto until check_world */
+    bool onednn_threads;       /* --threading onednn: oneDNN splits each primitive
+                                  over the threads (else micro-batch workers) */
     bool normalize;            /* --normalize: (x/255 - mean) / std */
     const char *run;           /* --run DIR; NULL: a new runs/<time> (run.h) */
     int64_t ckpt_every;        /* --ckpt-every N[e] */

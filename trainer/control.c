@@ -30,6 +30,19 @@ void control_add_microbatch(Control *c, float loss, int64_t correct, int64_t sam
     c->microbatches += 1;
 }
 
+_Static_assert(CONTROL_N == 7, "a new Control field needs its rule in control_merge");
+
+void control_merge(Control *into, const Control *from)
+{
+    into->loss_fixed += from->loss_fixed;
+    into->correct += from->correct;
+    into->samples += from->samples;
+    into->microbatches += from->microbatches;
+    into->nonfinite_ranks |= from->nonfinite_ranks;
+    into->overflow_ranks |= from->overflow_ranks;
+    into->stop_ranks |= from->stop_ranks;
+}
+
 void control_note_grad_status(Control *c, int gradred_status)
 {
     if (gradred_status == GRADRED_NONFINITE)

@@ -47,6 +47,10 @@ void control_reset(Control *c);
  * overflow_ranks = 1; both leave loss_fixed unchanged and put a message in
  * base_error() for the rank to print. */
 void control_add_microbatch(Control *c, float loss, int64_t correct, int64_t samples);
+/* Add the record of another part of this rank's micro-batches (a worker
+ * thread's, train.c) into *into: the sums add, the 0/1 rank flags OR (they
+ * still count this rank once).  A field added to Control needs its rule here. */
+void control_merge(Control *into, const Control *from);
 /* Mark this rank's outcome of gradred_add (GRADRED_*). */
 void control_note_grad_status(Control *c, int gradred_status);
 /* Mean loss and accuracy of the summed record (0 if empty). */

@@ -148,6 +148,23 @@ void gradred_count(GradReducer *r)
     r->added++;
 }
 
+void gradred_merge_range(GradReducer *into, const GradReducer *from, size_t first, size_t last)
+{
+    if (into->mode != from->mode || into->n != from->n || into->terms != from->terms ||
+        first > last || last > into->n + 1)
+        die("gradient reducer: merging range [%zu, %zu) of reducers that differ", first, last);
+    if (into->mode == REDUCE_FLOAT)
+        for (size_t i = first; i < last; i++)
+            into->fsum[i] += from->fsum[i];
+    else
+        for (size_t i = first; i < last; i++)
+            into->acc[i] += from->acc[i];
+    if (last == into->n + 1)
+        into->added += from->added;
+    if (into->status == GRADRED_OK)
+        into->status = from->status;
+}
+
 int gradred_add(GradReducer *r, const float *grad)
 {
     int status = gradred_add_range(r, grad, 0, r->n);

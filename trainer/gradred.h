@@ -85,6 +85,15 @@ int gradred_add(GradReducer *r, const float *grad);
  * (the count element, which travels with the tail of the buffer). */
 int gradred_add_range(GradReducer *r, const float *grad, size_t first, size_t last);
 void gradred_count(GradReducer *r);
+/* Add the sums of another reducer of this rank (same mode, n and terms:
+ * a worker thread's, trainer/train.c) into *into, buffer elements
+ * [first, last) with last <= n + 1; the range that holds element n (the
+ * count) also carries from's added count, and every merge carries from's
+ * first failure if into has none yet.  Exact mode: integer adds, so merging in any order, and
+ * any split of the micro-batches among reducers, gives the same sums (no
+ * overflow: the merged terms are still at most K).  Float mode: the order
+ * of the merges is the order of the additions. */
+void gradred_merge_range(GradReducer *into, const GradReducer *from, size_t first, size_t last);
 /* The buffer to sum across ranks in place: n + 1 int64 (exact) or n + 1
  * floats (float mode), and its element count. */
 void *gradred_buffer(GradReducer *r);

@@ -1,10 +1,12 @@
 /* train.c - the training loop; see train.h.
  *
  * One step, on every rank:
- *   for each of the micro-batches balance.h gives it this step (a contiguous
- *     run of the step's K = B/m, at least one): forward, loss, backward, and add
- *     the gradient to the exact fixed-point sum (gradred_add); during the
- *     last backward, once the fc gradients are final, their sums start
+ *   the micro-batches balance.h gives it this step (a contiguous run of the
+ *     step's K = B/m, at least one) are shared among its --threads workers
+ *     (compute_gradients): each runs its own one-thread LeNet replica on
+ *     its share - forward, loss, backward - and adds each gradient to the
+ *     rank's exact fixed-point sum (gradred_add); during the workers' last
+ *     backward passes, once the fc gradients are final, their sums start
  *     (dist_grads_start) and move along between layers (grads_ready);
  *   one control all-reduce: loss, correct counts, non-finite/overflow/stop
  *     flags, so that every rank takes the same branch, and every rank's
@@ -17,10 +19,17 @@
  * A stop signal (signals.h) on any rank sets stop_ranks: every rank then
  * drops the step it computed, rank 0 checkpoints the state before it, and
  * all return TRAIN_STOPPED; the resumed run recomputes that step.
- * A micro-batch's gradient is the same bits on whichever rank computes it,
- * and integer sums do not depend on their order, so the weights after any
- * number of steps are the same bits for every P from 1 to B/m and every
- * assignment. */
+ * A micro-batch's gradient is the same bits on whichever rank and worker
+ * computes it (every replica's primitives are built for one oneDNN thread,
+ * as a one-thread rank's; the workers run them inside an OpenMP parallel
+ * region, where oneDNN 2.6 does not start threads of its own), and integer
+ * sums do not depend on their order, so the weights after any number of
+ * steps are the same bits for every P ranks x T threads and every
+ * assignment.  Memory: each worker beyond the first adds a replica (its
+ * activations, primitives and buffers: ~5 MB at m = 32, ~25 MB at m = 256).
+ * --threading onednn keeps one replica per rank and lets oneDNN split each
+ * primitive over the threads: faster when a rank has fewer micro-batches
+ * than threads, but the weights then depend on the thread count. */
 #include "train.h"
 
 #include <math.h>
@@ -164,19 +173,32 @@ static int build_model(Trainer *t)
 {
     const Config *c = &t->cfg;
     const Dataset *ds = &t->ds;
-    if (lenet_init(&t->model, c->arch, c->micro_batch, (int64_t)ds->channels,
-                   (int64_t)ds->height, (int64_t)ds->width, ds->num_classes, LAYOUT_NHWC) < 0)
-        return setup_fail(t, base_error());
-    if ((c->eval || t->val_count) && evaluator_init(&t->evaluator, c->arch, ds, EVAL_BATCH) < 0)
+    if (lenet_describe(&t->model, c->arch, c->micro_batch, (int64_t)ds->channels,
+                       (int64_t)ds->height, (int64_t)ds->width, ds->num_classes) < 0)
         return setup_fail(t, base_error());
     size_t n = t->model.n_params;
+    t->n_workers = c->onednn_threads ? 1 : (int)c->threads;
+    t->workers = xcalloc((size_t)t->n_workers, sizeof *t->workers);
+    for (int i = 0; i < t->n_workers; i++) {
+        Worker *w = &t->workers[i];
+        if (lenet_init(&w->model, c->arch, c->micro_batch, (int64_t)ds->channels,
+                       (int64_t)ds->height, (int64_t)ds->width, ds->num_classes,
+                       LAYOUT_NHWC) < 0)
+            return setup_fail(t, base_error());
+        w->grads = xaligned(n * sizeof(float));
+        w->src = xaligned((size_t)c->micro_batch * ds->sample_size * sizeof(float));
+        w->diff = xaligned((size_t)(c->micro_batch * ds->num_classes) * sizeof(float));
+        w->labels = xcalloc((size_t)c->micro_batch, sizeof *w->labels);
+        w->trainer = t;
+        w->id = i;
+        if (gradred_init(&w->reducer, n, c->reduce, (size_t)config_terms(c)) < 0)
+            return setup_fail(t, base_error());
+    }
+    if ((c->eval || t->val_count) && evaluator_init(&t->evaluator, c->arch, ds, EVAL_BATCH) < 0)
+        return setup_fail(t, base_error());
     t->params = xaligned(n * sizeof(float));
-    t->grads = xaligned(n * sizeof(float));
     t->momentum = xaligned(n * sizeof(float));
     t->mean_grads = xaligned(n * sizeof(float));
-    t->src = xaligned((size_t)c->micro_batch * ds->sample_size * sizeof(float));
-    t->diff = xaligned((size_t)(c->micro_batch * ds->num_classes) * sizeof(float));
-    t->labels = xcalloc((size_t)c->micro_batch, sizeof *t->labels);
     if (gradred_init(&t->reducer, n, c->reduce, (size_t)config_terms(c)) < 0)
         return setup_fail(t, base_error());
     if (balance_init(&t->balance, t->size, config_terms(c), c->balance) < 0)
@@ -233,7 +255,10 @@ static void print_startup(Trainer *t, const char *hosts)
                  cpuisa_name(t->isa_lowest));
     else
         snprintf(isa_how, sizeof isa_how, "the highest every rank supports");
-    printf("  threads per rank %lld, oneDNN %d.%d.%d, ISA %s (%s)\n", (long long)c->threads,
+    printf("  %d rank%s x %lld thread%s (%s), oneDNN %d.%d.%d, ISA %s (%s)\n", t->size,
+           t->size == 1 ? "" : "s", (long long)c->threads, c->threads == 1 ? "" : "s",
+           c->onednn_threads ? "oneDNN threads: the weights depend on the thread count"
+                             : "micro-batch workers",
            v->major, v->minor, v->patch, cpuisa_name(t->isa), isa_how);
     printf("  data %s: %zu train (%lld used) / %zu test, %zux%zux%zu, %d classes\n", c->data,
            ds->count[DATASET_TRAIN], (long long)(t->steps_per_epoch * c->batch),
@@ -251,6 +276,10 @@ static void print_startup(Trainer *t, const char *hosts)
     printf("%s%s), reduce %s\n", t->size > 16 ? " ..." : "",
            c->balance ? " to start, then by measured speed" : ", balance off",
            config_reduce_name(c->reduce));
+    if (!c->onednn_threads && config_terms(c) < (int64_t)t->size * c->threads)
+        printf("  note: B/m = %lld micro-batches a step, fewer than ranks x threads = %lld: "
+               "some threads idle (lower --micro-batch or --threads, or see --threading)\n",
+               (long long)config_terms(c), (long long)t->size * c->threads);
     printf("  %lld epochs x %lld steps = %lld steps; lr %g (%s, warmup %lld), momentum %g, "
            "weight decay %g, seed %llu\n",
            (long long)c->epochs, (long long)t->steps_per_epoch, (long long)t->total_steps, c->lr,
@@ -272,9 +301,16 @@ int train_setup(Trainer *t, const Config *cfg)
 {
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
+    pthread_mutex_init(&t->sum_lock, NULL);
+    pthread_cond_init(&t->sum_cond, NULL);
     t->rank = dist_rank();
     t->size = dist_size();
-    omp_set_num_threads((int)cfg->threads);
+    /* Workers: every primitive is built and run for one oneDNN thread,
+     * inside one worker (compute_gradients): the same kernels, and so the
+     * same bits, as a one-thread rank.  --threading onednn: one replica
+     * whose primitives oneDNN splits over the threads. */
+    omp_set_num_threads(cfg->onednn_threads ? (int)cfg->threads : 1);
+    base_engine();
     stepwatch_start(t->rank, (double)cfg->timeout);
     if (choose_isa(t) < 0)
         return -1;
@@ -311,22 +347,45 @@ int train_setup(Trainer *t, const Config *cfg)
                      nhosts);
 }
 
-/* lenet_backward's hook on the step's last micro-batch.  Once the final
- * gradients make up at least half of the buffer (after fc1: ~96% of LeNet's
- * parameters), add them and start their all-reduce; after every later stage,
- * let MPI move it along.  The split point comes from the model alone, so
- * every rank starts the same all-reduce at the same point. */
+/* lenet_backward's hook on each worker's last micro-batch of the step.
+ * Once the final gradients make up at least half of the buffer (after fc1:
+ * ~96% of LeNet's parameters), the worker adds them to its sum (and counts
+ * its micro-batch: the count travels in the tail).  Worker 0, the MPI
+ * thread, then waits until every other worker has done the same - their
+ * earlier micro-batches are in their sums by then - merges the workers'
+ * tails into the rank's sum in worker order and starts the tail's
+ * all-reduce; after every later stage it lets MPI move it along, while the
+ * other workers finish their own backward passes.  The split point comes
+ * from the model alone, so every worker and every rank splits at the same
+ * point. */
 static void grads_ready(void *ctx, size_t first)
 {
-    Trainer *t = ctx;
-    if (t->tail_from) {
-        dist_grads_progress();
+    Worker *w = ctx;
+    Trainer *t = w->trainer;
+    const size_t n = t->model.n_params;
+    if (w->tail_from) {
+        if (w->id == 0)
+            dist_grads_progress();
         return;
     }
-    if (first == 0 || first > t->model.n_params / 2)
+    if (first == 0 || first > n / 2)
         return;
-    t->tail_status = gradred_add_range(&t->reducer, t->grads, first, t->model.n_params);
-    gradred_count(&t->reducer);
+    w->tail_status = gradred_add_range(&w->reducer, w->grads, first, n);
+    gradred_count(&w->reducer);
+    w->tail_from = first;
+    pthread_mutex_lock(&t->sum_lock);
+    if (w->id != 0) {
+        t->workers_busy--;
+        pthread_cond_signal(&t->sum_cond);
+    } else {
+        while (t->workers_busy > 0)
+            pthread_cond_wait(&t->sum_cond, &t->sum_lock);
+    }
+    pthread_mutex_unlock(&t->sum_lock);
+    if (w->id != 0)
+        return;
+    for (int i = 0; i < t->workers_used; i++)
+        gradred_merge_range(&t->reducer, &t->workers[i].reducer, first, n + 1);
     t->tail_from = first;
     dist_grads_start(&t->reducer, first);
 }
@@ -344,46 +403,103 @@ static void test_slow(const Trainer *t, double seconds)
         ;
 }
 
-/* This rank's micro-batches of step b (t->balance): gradients into the
- * reducer, losses and flags into the control record.  The last micro-
- * batch's gradient tail is already being all-reduced when this returns
- * (t->tail_from). */
-static void compute_gradients(Trainer *t, Control *ctl)
+/* Worker `id`: micro-batches [first, first + count) of this step (count
+ * >= 1), gradients added to its own sum, losses and flags into its own
+ * control record (both reset by the caller).  The gradient tail of its last
+ * micro-batch goes in early (grads_ready). */
+static void work(Trainer *t, int id, size_t first, size_t count)
 {
     const Config *c = &t->cfg;
+    Worker *w = &t->workers[id];
     const size_t m = (size_t)c->micro_batch, k = (size_t)t->ds.num_classes;
-    const size_t first = (size_t)t->balance.first[t->rank];
-    const size_t last = first + (size_t)t->balance.count[t->rank] - 1;
-    gradred_reset(&t->reducer);
-    control_reset(ctl);
-    t->tail_from = 0;
-    for (size_t g = first; g <= last; g++) {
+    for (size_t g = first; g < first + count; g++) {
         double started = wall_now();
-        if (loader_get(&t->loader, (size_t)t->step_in_epoch, g, t->src, t->labels, NULL) < 0)
+        const int last = g + 1 == first + count;
+        if (loader_get(&t->loader, (size_t)t->step_in_epoch, g, w->src, w->labels, NULL) < 0)
             die("%s", base_error());
-        lenet_forward(&t->model, t->params, t->src);
-        LossResult r = loss_softmax_xent(t->model.logits, t->labels, m, k, t->diff);
-        t->model.grads_ready = g == last ? grads_ready : NULL;
-        t->model.grads_ready_ctx = t;
-        lenet_backward(&t->model, t->params, t->src, t->diff, t->grads);
-        t->model.grads_ready = NULL;
+        lenet_forward(&w->model, t->params, w->src);
+        LossResult r = loss_softmax_xent(w->model.logits, w->labels, m, k, w->diff);
+        w->model.grads_ready = last ? grads_ready : NULL;
+        w->model.grads_ready_ctx = w;
+        lenet_backward(&w->model, t->params, w->src, w->diff, w->grads);
+        w->model.grads_ready = NULL;
         if (c->inject_step == t->step + 1 && c->inject_rank == t->rank)
-            t->grads[0] = NAN; /* test-only: --inject-nonfinite */
+            w->grads[0] = NAN; /* test-only: --inject-nonfinite */
         int status;
-        if (g == last && t->tail_from) {
-            status = t->tail_status;
+        if (last && w->tail_from) {
+            status = w->tail_status;
             if (status == GRADRED_OK)
-                status = gradred_add_range(&t->reducer, t->grads, 0, t->tail_from);
+                status = gradred_add_range(&w->reducer, w->grads, 0, w->tail_from);
         } else {
-            status = gradred_add(&t->reducer, t->grads);
+            status = gradred_add(&w->reducer, w->grads);
         }
         if (status != GRADRED_OK)
             fprintf(stderr, "[rank %d] step %lld: %s\n", t->rank, (long long)(t->step + 1),
                     base_error());
-        control_note_grad_status(ctl, status);
-        control_add_microbatch(ctl, (float)r.loss, (int64_t)r.correct, (int64_t)m);
+        control_note_grad_status(&w->ctl, status);
+        control_add_microbatch(&w->ctl, (float)r.loss, (int64_t)r.correct, (int64_t)m);
         test_slow(t, wall_now() - started);
     }
+}
+
+/* This rank's micro-batches of the step (t->balance), shared among its
+ * workers (OpenMP threads, each running its own one-thread replica) in
+ * contiguous runs as even as they go (the first runs one longer), worker
+ * 0 - the MPI thread, which also moves the all-reduce along - taking the
+ * last, shorter one.  Each worker sums its own gradients; the sums merge
+ * into the rank's reducer in worker order.  Every micro-batch's gradient
+ * is the same bits on whichever worker computes it, and the integer sum
+ * does not depend on the order of its terms, so in exact mode the split
+ * changes nothing but the time (float mode: the weights depend on it, and
+ * repeat for the same ranks, threads and assignment).  Gradients end in
+ * t->reducer, losses and flags in *ctl.  The gradient tail is already
+ * being all-reduced when this returns (t->tail_from). */
+static void compute_gradients(Trainer *t, Control *ctl)
+{
+    const size_t first = (size_t)t->balance.first[t->rank];
+    const size_t count = (size_t)t->balance.count[t->rank];
+    gradred_reset(&t->reducer);
+    control_reset(ctl);
+    t->tail_from = 0;
+    for (int i = 0; i < t->n_workers; i++) {
+        gradred_reset(&t->workers[i].reducer);
+        control_reset(&t->workers[i].ctl);
+        t->workers[i].tail_from = 0;
+    }
+    const unsigned fp_mode = base_fp_mode();
+    if (t->n_workers == 1) { /* no region: oneDNN may use the threads itself */
+        t->workers_used = 1;
+        t->workers_busy = 0;
+        work(t, 0, first, count);
+    } else
+#pragma omp parallel num_threads(t->n_workers)
+    {
+        /* OpenMP may give fewer threads than asked: split among those. */
+        const size_t used = (size_t)omp_get_num_threads() < count
+                                ? (size_t)omp_get_num_threads() : count;
+        const size_t id = (size_t)omp_get_thread_num();
+#pragma omp single
+        {
+            t->workers_used = (int)used;
+            t->workers_busy = (int)used - 1;
+        }
+        /* (the barrier after single: every worker sees workers_busy) */
+        if (id != 0)
+            base_set_fp_mode(fp_mode); /* the MPI thread's FTZ/DAZ: the same bits */
+        if (id < used) {
+            const size_t run = used - 1 - id; /* worker 0: the last run */
+            const size_t each = count / used, extra = count % used;
+            const size_t start = first + run * each + (run < extra ? run : extra);
+            work(t, (int)id, start, each + (run < extra));
+        }
+    }
+    /* What the tail's all-reduce did not take, in worker order (float mode
+     * adds in that order; exact mode in any). */
+    const size_t n = t->model.n_params, head = t->tail_from ? t->tail_from : n + 1;
+    for (int i = 0; i < t->workers_used; i++)
+        gradred_merge_range(&t->reducer, &t->workers[i].reducer, 0, head);
+    for (int i = 0; i < t->n_workers; i++)
+        control_merge(ctl, &t->workers[i].ctl);
 }
 
 static void log_progress(Trainer *t, const Control *ctl, double lr, int force)
@@ -789,6 +905,13 @@ void train_free(Trainer *t)
     loader_eval_free(&t->evalset);
     loader_eval_free(&t->valset);
     evaluator_free(&t->evaluator);
+    for (int i = 0; i < t->n_workers && t->workers; i++) {
+        Worker *w = &t->workers[i];
+        lenet_free(&w->model);
+        gradred_free(&w->reducer);
+        free(w->grads), free(w->src), free(w->diff), free(w->labels);
+    }
+    free(t->workers);
     lenet_free(&t->model);
     dataset_free(&t->ds);
     gradred_free(&t->reducer);
@@ -799,7 +922,8 @@ void train_free(Trainer *t)
     if (t->tb.f && tfevents_close(&t->tb) < 0)
         fprintf(stderr, "shardnet train: %s\n", base_error());
     run_close(t);
-    free(t->params), free(t->grads), free(t->momentum), free(t->mean_grads);
-    free(t->src), free(t->diff), free(t->labels);
+    free(t->params), free(t->momentum), free(t->mean_grads);
+    pthread_cond_destroy(&t->sum_cond);
+    pthread_mutex_destroy(&t->sum_lock);
     memset(t, 0, sizeof *t);
 }

@@ -6,6 +6,7 @@
 #ifndef SHARDNET_TRAIN_H
 #define SHARDNET_TRAIN_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,22 @@
 #include "sgd.h"
 #include "tfevents.h"
 
+/* One micro-batch worker: a single-threaded LeNet replica with its own
+ * buffers (train.c).  A rank runs --threads of them. */
+typedef struct {
+    LeNet model;             /* batch = micro-batch m, built for one oneDNN thread */
+    float *grads;            /* (n_params) its last micro-batch's gradient */
+    float *src, *diff;       /* (m, C, H, W), (m, classes) */
+    int32_t *labels;         /* (m) */
+    GradReducer reducer;     /* its micro-batches' gradient sum this step */
+    Control ctl;             /* their share of the step's record */
+    void *trainer;           /* the Trainer, for lenet_backward's hook */
+    int id;                  /* 0: the MPI thread */
+    size_t tail_from;        /* its last micro-batch's gradient tail [tail_from,
+                                n) is in its sum; 0: not yet */
+    int tail_status;         /* GRADRED_* of adding it */
+} Worker;
+
 typedef struct {
     Config cfg;
     int rank, size;
@@ -35,9 +52,15 @@ typedef struct {
     EvalSet valset;          /* --val: the held-out training samples */
     int64_t val_count;       /* 0 without --val */
     Evaluator evaluator;
-    LeNet model;            /* batch = micro-batch m */
-    float *params, *grads, *momentum, *mean_grads; /* flat, model.n_params each */
-    GradReducer reducer;
+    LeNet model;             /* shapes and the tensor table only (lenet_describe) */
+    Worker *workers;         /* (n_workers) worker 0 runs on the MPI thread */
+    int n_workers;           /* --threads, or 1 with --threading onednn */
+    float *params, *momentum, *mean_grads; /* flat, model.n_params each */
+    GradReducer reducer;     /* the rank's sum: the workers' merged */
+    pthread_mutex_t sum_lock;
+    pthread_cond_t sum_cond; /* signalled when workers_busy drops */
+    int workers_used;        /* workers with micro-batches this step */
+    int workers_busy;        /* workers other than 0 whose tail is not summed */
     Balance balance;         /* this step's micro-batches of every rank */
     int64_t *rank_ns;        /* (P) compute ns per micro-batch, one slot per rank,
                                 summed in the control all-reduce */
@@ -55,8 +78,6 @@ typedef struct {
     int has_best;            /* --val: a best checkpoint exists */
     double best_value;       /* its --best figure */
     int64_t best_epoch;      /* 1-based epoch of the best */
-    float *src, *diff;       /* (m, C, H, W), (m, classes) */
-    int32_t *labels;         /* (m) */
     int64_t steps_per_epoch, total_steps;
     int64_t step;            /* updates taken so far (global step count) */
     int64_t epoch;           /* current epoch, 0-based */
@@ -68,10 +89,9 @@ typedef struct {
     double epoch_loss_sum, epoch_acc_sum; /* per-step means summed over the epoch */
     int64_t epoch_steps;
     RankTiming timing;       /* this rank's step time by phase (--scaling-report) */
-    /* The step's last micro-batch: its gradient tail is reduced while its
-     * backward pass goes on (grads_ready in train.c). */
-    size_t tail_from;        /* 0: the tail has not been started */
-    int tail_status;         /* GRADRED_* of adding the tail */
+    /* The tail of the gradient buffer is reduced while the workers' last
+     * backward passes go on (grads_ready in train.c). */
+    size_t tail_from;        /* 0: the tail's all-reduce has not been started */
 } Trainer;
 
 /* Outcomes of the loop, which are also the exit statuses of `shardnet
