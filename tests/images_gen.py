@@ -2,8 +2,9 @@
 """images_gen.py - test inputs for tests/images.sh, made with Pillow and
 checked against Pillow and h5py (Debian's python3-pil, python3-h5py).
 
-  images_gen.py folder ROOT N_TRAIN N_TEST     image folder, 3 classes, 28x28,
-                                               PNG and JPEG, gray and RGB
+  images_gen.py folder ROOT N_TRAIN N_TEST [gray]  image folder, 3 classes,
+                                               28x28, PNG and JPEG, gray and RGB
+                                               (only gray with "gray")
   images_gen.py bad ROOT                       a folder with one bad file of
                                                each kind (names printed)
   images_gen.py cifar DIR N_TRAIN N_TEST       CIFAR-10 binary batches
@@ -13,6 +14,13 @@ checked against Pillow and h5py (Debian's python3-pil, python3-h5py).
                                                Pillow's bilinear resize)
   images_gen.py check-cifar FILE.h5 DIR        the dataset equals the batches
   images_gen.py png-big DIR N                  N 28x28 gray PNGs (benchmark)
+  images_gen.py agree PREDICT.json EVAL.out     `shardnet predict --json --top K`
+                                               of every test row (K = classes)
+                                               gives eval's accuracy, confusion
+                                               matrix and loss
+  images_gen.py same A.json B.json             two predictions of the same
+                                               samples: same classes and
+                                               probabilities
 """
 import io
 import os
@@ -51,7 +59,7 @@ def save(img, path):
         img.save(path, "JPEG", quality=90)
 
 
-def folder(root, n_train, n_test):
+def folder(root, n_train, n_test, gray=False):
     rng = random.Random(17)
     for split, n in (("train", n_train), ("test", n_test)):
         for label, name in enumerate(CLASSES):
@@ -59,7 +67,7 @@ def folder(root, n_train, n_test):
             os.makedirs(d, exist_ok=True)
             for i in range(n):
                 kind = i % 4
-                mode = "L" if kind in (0, 3) else "RGB"
+                mode = "L" if kind in (0, 3) or gray else "RGB"
                 ext = ".png" if kind < 2 else (".jpg" if kind == 2 else ".JPEG")
                 save(draw(label, rng, mode), os.path.join(d, "img%04d%s" % (i, ext)))
     with open(os.path.join(root, "train", CLASSES[0], "notes.txt"), "w") as f:
@@ -166,10 +174,56 @@ def png_big(dirname, n):
                                                   "%06d.png" % i))
 
 
+def agree(pred_json, eval_out):
+    import json
+    import math
+    import re
+    doc = json.load(open(pred_json))
+    k = len(doc["class_names"])
+    text = open(eval_out).read()
+    m = re.search(r"test loss ([0-9.]+)  accuracy [0-9.]+ \((\d+)/(\d+)\)", text)
+    assert m, "no loss line in " + eval_out
+    loss, correct, total = float(m.group(1)), int(m.group(2)), int(m.group(3))
+    rows = text.split("confusion matrix")[1].strip().splitlines()[2:2 + k]
+    confusion = [[int(x) for x in r.split()[1:]] for r in rows]
+    preds = doc["predictions"]
+    assert len(preds) == total, (len(preds), total)
+    mine = [[0] * k for _ in range(k)]
+    nll = 0.0
+    for p in preds:
+        assert len(p["top"]) == k
+        probs = {t["class"]: t["probability"] for t in p["top"]}
+        assert abs(sum(probs.values()) - 1) < 1e-9, sum(probs.values())
+        ps = [t["probability"] for t in p["top"]]
+        assert ps == sorted(ps, reverse=True), ps
+        mine[p["label"]][p["top"][0]["class"]] += 1
+        nll -= math.log(probs[p["label"]])
+    hits = sum(mine[i][i] for i in range(k))
+    if mine != confusion or hits != correct:
+        sys.exit("predict's confusion %s (%d correct) differs from eval's %s (%d)"
+                 % (mine, hits, confusion, correct))
+    if abs(nll / total - loss) > 2e-5:
+        sys.exit("predict's mean loss %.7f differs from eval's %.6f" % (nll / total, loss))
+    print("agree: %d samples: the same %d correct, confusion matrix and loss %.6f (eval %.6f)"
+          % (total, hits, nll / total, loss))
+
+
+def same(a, b):
+    import json
+    pa, pb = json.load(open(a))["predictions"], json.load(open(b))["predictions"]
+    assert len(pa) == len(pb), (len(pa), len(pb))
+    for x, y in zip(pa, pb):
+        cx = [(t["class"], t["probability"]) for t in x["top"]]
+        cy = [(t["class"], t["probability"]) for t in y["top"]]
+        if cx != cy:
+            sys.exit("%s row %s: %s, but %s: %s" % (x["input"], x["row"], cx, y["input"], cy))
+    print("same: %d predictions identical" % len(pa))
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "folder":
-        folder(argv[2], int(argv[3]), int(argv[4]))
+        folder(argv[2], int(argv[3]), int(argv[4]), argv[5:] == ["gray"])
     elif cmd == "bad":
         bad(argv[2])
     elif cmd == "cifar":
@@ -179,6 +233,10 @@ def main(argv):
         check(argv[2], argv[3], int(argv[4]), size)
     elif cmd == "check-cifar":
         check_cifar(argv[2], argv[3])
+    elif cmd == "agree":
+        agree(argv[2], argv[3])
+    elif cmd == "same":
+        same(argv[2], argv[3])
     elif cmd == "png-big":
         png_big(argv[2], int(argv[3]))
     else:
