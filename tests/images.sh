@@ -105,7 +105,7 @@ expect sizeidx 2 err '--size is for image folders'
 
 # ---- train on 2 ranks, predict, eval ----
 timeout 600 "${mpi[@]}" -np 2 "$bin" train --data "$dir/f.h5" --epochs 1 --batch 16 \
-  --micro-batch 8 --run "$dir/run" --normalize --arch modern --lr 0.02 >"$dir/train.out" 2>"$dir/train.err"
+  --micro-batch 8 --run "$dir/run" --normalize --arch modern --lr 0.005 >"$dir/train.out" 2>"$dir/train.err"
 rc=$?
 expect train 0 out "^done: 18 steps"
 ckpt=$dir/run/ckpt-00000018.h5
