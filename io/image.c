@@ -169,9 +169,13 @@ static void jpeg_on_error(j_common_ptr cinfo)
     longjmp(e->jump, 1);
 }
 
+/* Warnings (e.g. "Premature end of JPEG file"): the first is kept for the
+ * error message; the decode then fails below. */
 static void jpeg_on_message(j_common_ptr cinfo)
 {
-    (void)cinfo; /* warnings (e.g. "premature end of data") are checked below */
+    JpegErr *e = (JpegErr *)cinfo->err;
+    if (!e->message[0])
+        e->pub.format_message(cinfo, e->message);
 }
 
 static int decode_jpeg(Image *img, const uint8_t *bytes, size_t n, const char *path)
@@ -214,8 +218,7 @@ static int decode_jpeg(Image *img, const uint8_t *bytes, size_t n, const char *p
     jpeg_destroy_decompress(&d);
     if (warnings) {
         free(e.pixels);
-        return base_error_set("%s: damaged JPEG image (libjpeg: data ends early or is corrupt)",
-                              path);
+        return base_error_set("%s: damaged JPEG image (libjpeg: %s)", path, e.message);
     }
     *img = (Image){channels, h, w, e.pixels};
     return 0;

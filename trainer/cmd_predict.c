@@ -74,7 +74,7 @@ typedef struct {
 } Item;
 
 typedef struct {
-    int64_t c, h, w;
+    int64_t c, h, w, classes;
     size_t sample;  /* c*h*w */
     Item *items;
     uint8_t *pixels; /* (count, C, H, W) */
@@ -182,6 +182,9 @@ static int add_dataset(Batch *b, const char *path, const PredictOptions *o, cons
         rc = base_error_set("%s: samples are %zux%zux%zu, the model's input is %lldx%lldx%lld",
                             path, ds.channels, ds.height, ds.width, (long long)b->c,
                             (long long)b->h, (long long)b->w);
+    else if (ds.num_classes != b->classes)
+        rc = base_error_set("%s: %d classes, the model has %lld: not the data it was trained "
+                            "for", path, ds.num_classes, (long long)b->classes);
     size_t have = ds.count[o->split], n = all ? have : n_rows;
     if (!rc && !all)
         rc = check_rows(path, split, have, rows, n_rows);
@@ -470,7 +473,7 @@ int cmd_predict(int argc, char **argv)
         return 2;
     }
     size_t k = o.top ? (size_t)o.top : classes < DEFAULT_TOP ? classes : DEFAULT_TOP;
-    Batch b = {.c = st.input_c, .h = st.input_h, .w = st.input_w,
+    Batch b = {.c = st.input_c, .h = st.input_h, .w = st.input_w, .classes = st.num_classes,
                .sample = (size_t)(st.input_c * st.input_h * st.input_w)};
     rc = 0;
     if (load_inputs(&b, &o)) {
