@@ -70,6 +70,10 @@ py pixels-gray check "$dir/f1.h5" "$dir/f" 1
 run prepr prepare --from "$dir/f" --out "$dir/fr.h5" --size 20x36 --resize
 expect prepr 0 out 'samples of 3x20x36, 3 classes$'
 py pixels-resized check "$dir/fr.h5" "$dir/f" 3 20x36
+run prepdef prepare --from "$dir/f/"
+expect prepdef 0 out "^prepare: wrote data/f.h5 in "
+cmp -s <(h5dump -d /train/images "$dir/data/f.h5" | tail -n +3) <(h5dump -d /train/images "$dir/f.h5" | tail -n +3) &&
+  pass "prepdef: data/<folder name>.h5 by default, the same pixels" || fail "prepdef: pixels differ"
 run prepg prepare --from "$dir/g" --out "$dir/g.h5"
 expect prepg 0 out '^prepare: train 60, test 15 samples of 1x28x28, 3 classes$'
 py pixels-all-gray check "$dir/g.h5" "$dir/g" 1

@@ -37,7 +37,9 @@ static void usage(FILE *out)
             "           version); class names from DIR/batches.meta.txt when present\n\n"
             "  --from DIR         source directory (default " DEFAULT_FROM ")\n"
             "  --out FILE         output file, missing directories created (default\n"
-            "                     " DEFAULT_OUT "); an existing FILE is refused\n"
+            "                     " DEFAULT_OUT " for idx, data/NAME.h5 for images and\n"
+            "                     cifar10, NAME being DIR's last component); an existing\n"
+            "                     FILE is refused\n"
             "  --force            replace an existing --out FILE\n"
             "  --format F         auto, idx, images or cifar10 (default auto)\n"
             "  --classes A,B,...  idx: class names, their number is the class count (default:\n"
@@ -191,12 +193,13 @@ int cmd_prepare(int argc, char **argv)
     ImportConfig cfg = {.from = DEFAULT_FROM, .out = DEFAULT_OUT};
     FolderConfig fc = {0};
     const char *names[256], *format = "auto", *image_option = NULL;
-    int opt, force = 0;
+    int opt, force = 0, out_given = 0;
+    char out_name[4096];
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case 'f': cfg.from = optarg; break;
-        case 'o': cfg.out = optarg; break;
+        case 'o': cfg.out = optarg; out_given = 1; break;
         case 'F': force = 1; break;
         case 'c':
             cfg.num_classes = split_classes(optarg, names, 256);
@@ -269,6 +272,22 @@ int cmd_prepare(int argc, char **argv)
         fprintf(stderr, "shardnet prepare: --classes is for IDX files; %s is read as %s, whose "
                         "class names come from the data\n", cfg.from, format);
         return 2;
+    }
+    if (!out_given && strcmp(format, "idx")) {
+        /* Not Fashion-MNIST: named after the source directory. */
+        char from[4096];
+        snprintf(from, sizeof from, "%s", cfg.from);
+        size_t n = strlen(from);
+        while (n > 1 && from[n - 1] == '/')
+            from[--n] = '\0';
+        const char *slash = strrchr(from, '/'), *name = slash ? slash + 1 : from;
+        if (!*name || !strcmp(name, ".") || !strcmp(name, "..")) {
+            fprintf(stderr, "shardnet prepare: give --out FILE (no name to take from --from "
+                            "'%s')\n", cfg.from);
+            return 2;
+        }
+        snprintf(out_name, sizeof out_name, "data/%s.h5", name);
+        cfg.out = out_name;
     }
     if (outpath_file(cfg.out, "--out", force, "give --force to replace it") < 0) {
         fprintf(stderr, "shardnet prepare: %s\n", base_error());
