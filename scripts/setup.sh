@@ -19,12 +19,14 @@
 set -euo pipefail
 
 # The Debian packages shardnet needs to build and run (libjansson-dev: JSON
-# for metrics, config.json, shardnet info).
+# for metrics, config.json, shardnet info; libpng-dev, libjpeg62-turbo-dev: image
+# folders for `shardnet prepare` and `shardnet predict`).
 PACKAGES=(
   build-essential meson ninja-build pkg-config help2man
   libdnnl-dev
   libhdf5-dev hdf5-tools zlib1g-dev libssl-dev libjansson-dev
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev
+  libpng-dev libjpeg62-turbo-dev
   dataset-fashion-mnist
 )
 # The MPI (SHARDNET_MPI=mpich swaps in libmpich-dev mpich).
@@ -33,7 +35,8 @@ PACKAGES+=(libopenmpi-dev openmpi-bin)
 # Only for the tests: cmocka; the runtimes that prove the exports (suite
 # 'export'); protobuf and crc32c for the independent TensorBoard-file reader
 # (tests/tfevents_check.py); matplotlib for scripts/plot.py (suite 'mpi');
-# h5py for scripts/bench.sh's PyTorch comparison; a real one-node Slurm with
+# h5py for scripts/bench.sh's PyTorch comparison; Pillow (python3-pil) to make and
+# check the test images of tests/images.sh; a real one-node Slurm with
 # munge (suite 'cluster': the daemons are for the tests, a user who trains
 # gets none); iproute2 for the simulated hosts; man-db for the man page.
 # Run by /usr/bin/python3 (Debian's, not a pyenv python).  python3-torch is
@@ -43,7 +46,7 @@ PACKAGES+=(libopenmpi-dev openmpi-bin)
 TEST_PACKAGES=(
   libcmocka-dev
   python3-onnx python3-torch python3-matplotlib python3-h5py
-  python3-protobuf python3-crc32c python3-pyflakes
+  python3-protobuf python3-crc32c python3-pyflakes python3-pil
   slurm-client slurmctld slurmd munge iproute2 man-db
 )
 

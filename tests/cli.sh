@@ -38,6 +38,12 @@ check "summary bad arch"          2 "--arch: 'lenet5' is not a choice \(classic\
 check "summary too small input"   2 'too small'               -- "$bin" summary --input 1,1,8,8
 check "summary huge input"        2 'outside the supported'   -- "$bin" summary --input 1,1,2147483648,2147483648
 check "bench bad batch"           2 '--batch: 0 is out of range \(an integer in 1..4096\)'         -- "$bin" bench --batch 0
+check "predict --help"           0 'usage: shardnet predict' -- "$bin" predict --help
+check "help lists predict"        0 '^  predict +top-k classes' -- "$bin" --help
+check "predict needs an input"    2 'give a checkpoint and at least one input' -- "$bin" predict c.h5
+check "predict unknown flag"      2 "unrecognized option '--bogus'" -- "$bin" predict --bogus c.h5 x.png
+check "predict bad --split"       2 "--split must be train or test, not 'val'" -- "$bin" predict --split val c.h5 x.png
+check "predict missing checkpoint" 1 "checkpoint '/nonexistent/c.h5': cannot open" -- "$bin" predict /nonexistent/c.h5 x.png
 check "verify --help"             0 'usage: shardnet verify'  -- "$bin" verify --help
 check "verify unknown flag"       2 "^shardnet verify: --bogus: unknown option$" -- "$bin" verify --bogus
 check "verify needs a file"       2 '^shardnet verify: missing argument \(give one or more CHECKPOINT files\)$'     -- "$bin" verify

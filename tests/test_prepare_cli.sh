@@ -45,6 +45,12 @@ grep -q "^prepare: classes: T-shirt/top, Trouser, .*, Ankle boot$" "$tmp/out" ||
 grep -q "^prepare: wrote $tmp/data/fm.h5 in " "$tmp/out" || { echo "FAIL fashion: wrote line"; fails=$((fails + 1)); }
 [ -f "$tmp/data/fm.h5" ] || { echo "FAIL fashion: no output file"; fails=$((fails + 1)); }
 
+expect bad-format 2 err "--format must be auto, idx, images or cifar10, not 'png'" -- prepare --format png
+expect bad-channels 2 err "--channels must be 1 or 3, not '2'" -- prepare --channels 2 --from "$tmp"
+expect bad-size 2 err "--size needs HxW with each side 1..16384 \(e.g. 28x28\), not '28'" -- prepare --size 28
+expect bad-on-bad 2 err "--on-bad-image must be fail or skip, not 'ignore'" -- prepare --on-bad-image ignore
+expect classes-images 2 err "--classes is for IDX files" -- prepare --format images --from "$tmp" --classes a,b
+expect no-cifar 1 err "no data_batch_\*.bin files" -- prepare --format cifar10 --from "$tmp" --out "$tmp/c.h5"
 expect top-level 0 out '^  prepare +convert IDX files' -- --help
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]

@@ -23,10 +23,11 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-    {"prepare", cmd_prepare, "convert IDX files (Fashion-MNIST by default) into the HDF5 dataset"},
+    {"prepare", cmd_prepare, "convert IDX files (Fashion-MNIST by default), an image folder or CIFAR-10 into the HDF5 dataset"},
     {"summary", cmd_summary, "print LeNet's layers, output shapes and parameter counts"},
     {"bench", cmd_bench, "time LeNet training steps in one process (op-level throughput)"},
     {"train", cmd_train, "train LeNet data-parallel (run under mpirun -np P)"},
+    {"predict", cmd_predict, "top-k classes of images (PNG/JPEG) or dataset rows under a checkpoint"},
     {"eval", cmd_eval, "test-set accuracy, per-class accuracy and confusion matrix of a checkpoint"},
     {"verify", cmd_verify, "check checkpoints: structure, version, checksums, parameter digest"},
     {"info", cmd_info, "what a run or a checkpoint is: config, step, metrics, fingerprint"},
