@@ -16,7 +16,8 @@
  * inside the 150 MB a rank may use, and an epoch then costs no reading);
  * loader_epoch computes the epoch's permutation (4 bytes a sample).
  * loader_get converts one micro-batch to float x/255, or with normalize to
- * (x/255 - pixel_mean) / pixel_std using the file's statistics.  The Loader
+ * (x/255 - channel_mean[c]) / channel_std[c] using the file's per-channel
+ * statistics.  The Loader
  * borrows the Dataset, which must outlive it.  Functions return 0, or -1
  * with base_error() set.
  */
@@ -41,7 +42,7 @@ typedef struct {
     const Dataset *ds;
     LoaderConfig cfg;
     Shard shard;
-    float scale, shift;  /* float = x * scale + shift */
+    float scale[LENET_MAX_CHANNELS], shift[LENET_MAX_CHANNELS]; /* channel c: x * scale[c] + shift[c] */
     uint8_t *images;     /* (shard.n, C, H, W), sample i in row i */
     uint8_t *labels;     /* (shard.n) */
     uint32_t *perm;      /* (shard.n) the loaded epoch's order; NULL before loader_epoch */
@@ -61,7 +62,7 @@ void loader_free(Loader *ld);
 /* This rank's contiguous share of the test set (shard_eval_range). */
 typedef struct {
     const Dataset *ds;
-    float scale, shift;
+    float scale[LENET_MAX_CHANNELS], shift[LENET_MAX_CHANNELS];
     size_t first, count; /* samples [first, first+count) of `split` */
     DatasetSplit split;  /* DATASET_TEST, or DATASET_TRAIN for validation */
     uint8_t *images;     /* (count, C, H, W) */
