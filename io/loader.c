@@ -6,14 +6,28 @@
 
 #include "base.h"
 
+static void scale_from(size_t channels, const double *mean, const double *std, float *scale,
+                       float *shift)
+{
+    for (size_t c = 0; c < channels; c++) {
+        scale[c] = (float)(1.0 / (255.0 * std[c]));
+        shift[c] = (float)(-mean[c] / std[c]);
+    }
+}
+
 static void set_scale(const Dataset *ds, int normalize, float *scale, float *shift)
 {
-    for (size_t c = 0; c < ds->channels; c++) {
-        double std = normalize ? ds->channel_std[c] : 1.0;
-        double mean = normalize ? ds->channel_mean[c] : 0.0;
-        scale[c] = (float)(1.0 / (255.0 * std));
-        shift[c] = (float)(-mean / std);
-    }
+    static const double zero[LENET_MAX_CHANNELS] = {0};
+    double one[LENET_MAX_CHANNELS];
+    for (int c = 0; c < LENET_MAX_CHANNELS; c++)
+        one[c] = 1.0;
+    scale_from(ds->channels, normalize ? ds->channel_mean : zero,
+               normalize ? ds->channel_std : one, scale, shift);
+}
+
+void loader_eval_set_norm(EvalSet *ev, const double *mean, const double *std)
+{
+    scale_from(ev->ds->channels, mean, std, ev->scale, ev->shift);
 }
 
 /* n samples (n, C, plane) of bytes to floats, channel c as x * scale[c] + shift[c]. */

@@ -74,6 +74,10 @@ int loader_eval_init(EvalSet *ev, const Dataset *ds, int ranks, int rank, int no
  * validation samples of --val): this rank's contiguous share of them. */
 int loader_val_init(EvalSet *ev, const Dataset *ds, size_t first, size_t count, int ranks,
                     int rank, int normalize);
+/* Converts with the given statistics instead of the file's: channel c as
+ * (x/255 - mean[c]) / std[c], the arithmetic of loader_get (a checkpoint's
+ * own normalisation, whatever the file says). */
+void loader_eval_set_norm(EvalSet *ev, const double *mean, const double *std);
 /* Samples [i, i+n) of this rank's share (i + n <= count). src: (n, C, H, W). */
 int loader_eval_get(const EvalSet *ev, size_t i, size_t n, float *src, int32_t *labels);
 void loader_eval_free(EvalSet *ev);
