@@ -17,7 +17,8 @@
 #     file refused (1) unless --force; an input as output refused (2);
 #   - export --bake-normalization: onnxruntime on raw x/255 of the same test
 #     samples predicts what the CSV says (probabilities within 1e-5), and the
-#     golden batch passes; --bake-normalization with safetensors is a usage
+#     golden batch passes, while the unbaked export fed the same raw inputs
+#     is caught; --bake-normalization with safetensors is a usage
 #     error;
 #   - export with the data file removed: exit 0, "synthetic" on stderr and in
 #     the metadata, the golden batch passes onnxruntime and PyTorch.
@@ -98,7 +99,7 @@ made=$(date -u -d "$(attr created_utc | grep -o '20[^"]*' | sed 's/T/ /; s/Z//')
   || fail "created_utc $(attr created_utc) is not within the last hour"
 
 # ---- train --normalize on 2 ranks: the checkpoint carries the file's values
-run train "${mpi[@]}" -np 2 "$bin" train --data "$dir/rgb.h5" --batch 32 --micro-batch 16 --epochs 4 --lr 0.02 --arch modern \
+run train "${mpi[@]}" -np 2 "$bin" train --data "$dir/rgb.h5" --batch 32 --micro-batch 16 --epochs 3 --lr 0.05 \
   --momentum 0.9 --normalize --no-eval --quiet --run "$dir/run"
 expect_ok train "train --normalize on the 3-channel file, 2 ranks" "^done:"
 ck=$dir/run/$(cat "$dir/run/latest" 2>/dev/null)
@@ -168,6 +169,13 @@ run ort node "$root/scripts/onnx_check.mjs" "$dir/baked.onnx" --inputs "$dir/raw
 expect_ok ort "onnxruntime on raw x/255 predicts what eval --predictions wrote (200 samples) and passes the golden batch" \
   "same predicted class 200/200"
 sed -n 's/^\(golden\|predictions\)/    \1/p' "$dir/ort.out"
+# The control: the same check on the plain export (which expects normalised
+# input) fed the same raw x/255 must fail, or the check above proves nothing.
+run plain "$bin" export "$ck" --format onnx --out "$dir/plain.onnx"
+run ort-plain node "$root/scripts/onnx_check.mjs" "$dir/plain.onnx" --inputs "$dir/raw.f32" --predictions "$dir/p1.csv"
+[[ $rc -eq 1 ]] && grep -q "predictions: max |probability diff|" "$dir/ort-plain.err" \
+  && pass "control: the export without baking, fed raw x/255, disagrees ($(grep -o 'max |probability diff| [^ ]*' "$dir/ort-plain.err"))" \
+  || { fail "control: the unbaked export fed raw inputs was not caught (exit $rc)"; show ort-plain; }
 run meta "$py" - "$dir/baked.onnx" <<'EOF'
 import json, sys, onnx
 m = onnx.load(sys.argv[1])
