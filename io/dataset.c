@@ -630,7 +630,8 @@ int dataset_open(Dataset *ds, const char *path)
     if (ds->file < 0)
         return base_error_set("%s: cannot open as HDF5", path);
     if (read_attributes(ds) || open_split(ds, DATASET_TRAIN) || open_split(ds, DATASET_TEST) ||
-        read_channel_attributes(ds) || check_labels(ds, DATASET_TRAIN) || check_labels(ds, DATASET_TEST)) {
+        read_channel_attributes(ds) || check_labels(ds, DATASET_TRAIN) ||
+        check_labels(ds, DATASET_TEST)) {
         error_in(path);
         dataset_free(ds);
         return -1;

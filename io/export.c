@@ -237,8 +237,8 @@ int export_source_load(ExportSource *s, const char *checkpoint, const char *data
                  "golden batch from %.900s, the dataset the checkpoint's run recorded", recorded);
         return 0;
     }
-    snprintf(s->golden_note, sizeof s->golden_note, "the dataset the checkpoint's run recorded: %.900s",
-             base_error());
+    snprintf(s->golden_note, sizeof s->golden_note,
+             "the dataset the checkpoint's run recorded: %.900s", base_error());
     free(s->golden_images), free(s->golden_logits), free(s->golden_labels);
     s->golden_images = s->golden_logits = NULL, s->golden_labels = NULL;
     return load_synthetic(s, golden_count);
@@ -301,7 +301,8 @@ static char *json_golden(const ExportSource *s)
     text_printf(&t, ", \"split\": \"%s\", \"synthetic\": %s, \"first\": 0, \"count\": %zu, "
                 "\"shape\": [%zu, %lld, %lld, %lld], \"dtype\": \"float32\", "
                 "\"byte_order\": \"little\", \"tolerance\": %g, \"labels\": [",
-                s->synthetic ? "synthetic" : "test", s->synthetic ? "true" : "false", n, n, (long long)st->input_c, (long long)st->input_h, (long long)st->input_w,
+                s->synthetic ? "synthetic" : "test", s->synthetic ? "true" : "false", n, n,
+                (long long)st->input_c, (long long)st->input_h, (long long)st->input_w,
                 EXPORT_TOLERANCE);
     for (size_t i = 0; i < n; i++)
         text_printf(&t, "%s%u", i ? ", " : "", s->golden_labels[i]);

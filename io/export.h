@@ -6,10 +6,11 @@
  * the checkpoint file and the exported tensors, reads the first
  * golden_count test images of the dataset, converts them to the model's
  * input exactly as shardnet's loader does, and computes shardnet's own logits
- * for them with lenet_forward on the checkpoint's parameters.  Without a
- * dataset (data NULL) the golden images are synthetic: golden_count images
- * of SplitMix64 pixels (seed EXPORT_SYNTHETIC_SEED, the same on any host),
- * labelled with shardnet's own prediction; golden_source says which.
+ * for them with lenet_forward on the checkpoint's parameters.  When no
+ * dataset is reachable (see export_source_load) the golden images are
+ * synthetic: golden_count images of SplitMix64 pixels (seed
+ * EXPORT_SYNTHETIC_SEED, the same on any host), labelled with shardnet's own
+ * prediction; metadata shardnet.golden_source says which.
  *
  * The model input (both formats, and the golden images):
  *   float32 (N, C, H, W), NCHW, value = (pixel / 255 - mean[c]) / std[c]

@@ -42,7 +42,8 @@ typedef struct {
     const Dataset *ds;
     LoaderConfig cfg;
     Shard shard;
-    float scale[LENET_MAX_CHANNELS], shift[LENET_MAX_CHANNELS]; /* channel c: x * scale[c] + shift[c] */
+    /* channel c as x * scale[c] + shift[c] */
+    float scale[LENET_MAX_CHANNELS], shift[LENET_MAX_CHANNELS];
     uint8_t *images;     /* (shard.n, C, H, W), sample i in row i */
     uint8_t *labels;     /* (shard.n) */
     uint32_t *perm;      /* (shard.n) the loaded epoch's order; NULL before loader_epoch */

@@ -35,7 +35,8 @@ static void fill(uint8_t *images, uint8_t *labels, size_t n, size_t c, size_t h,
         int k = (int)(i % (size_t)classes);
         labels[i] = (uint8_t)k;
         for (size_t ch = 0; ch < c; ch++) {
-            size_t quad = (size_t)(k + (int)ch) % 4, y0 = quad / 2 * (h / 2), x0 = quad % 2 * (w / 2);
+            size_t quad = (size_t)(k + (int)ch) % 4;
+            size_t y0 = quad / 2 * (h / 2), x0 = quad % 2 * (w / 2);
             for (size_t y = 0; y < h; y++)
                 for (size_t x = 0; x < w; x++) {
                     int in = y >= y0 && y < y0 + h / 2 && x >= x0 && x < x0 + w / 2;
@@ -64,7 +65,8 @@ int main(int argc, char **argv)
         "kappa", "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon",
         "phi", "chi", "psi", "omega", "digamma", "san"};
     static const char *const files[1] = {"make_dataset"};
-    static const char *const sha[1] = {"0000000000000000000000000000000000000000000000000000000000000000"};
+    static const char *const sha[1] = {
+        "0000000000000000000000000000000000000000000000000000000000000000"};
     size_t ss = c * h * w;
     uint8_t *xt = xmalloc(ntrain * ss), *yt = xmalloc(ntrain);
     uint8_t *xe = xmalloc(ntest * ss), *ye = xmalloc(ntest);

@@ -70,7 +70,8 @@ static void test_round_trip(void **state)
                 double d = x[s * SS + c * H * W + i] / 255.0 - m;
                 sq += d * d;
             }
-        if (fabs(ds.channel_mean[c] - m) > 1e-12 || fabs(ds.channel_std[c] - sqrt(sq / n)) > 1e-12)
+        if (fabs(ds.channel_mean[c] - m) > 1e-12 ||
+            fabs(ds.channel_std[c] - sqrt(sq / n)) > 1e-12)
             fail_msg("channel %zu: mean %.17g std %.17g, expected %.17g %.17g", c,
                      ds.channel_mean[c], ds.channel_std[c], m, sqrt(sq / n));
     }
