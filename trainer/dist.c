@@ -8,7 +8,7 @@
  *                             4 bytes an element: the low 32 bits of each
  *                             rank's int64 partial sum;
  *   control all-reduce        int64: the control record, the per-rank
- *                             times, one bound per 1024-element tail block
+ *                             times, one bound per 256-element tail block
  *                             (max |partial sum| on this rank) and the head
  *                             [0, from) (conv gradients, 4%);
  *   after it                  blocks whose bounds sum to <= 2^31 - 1 are

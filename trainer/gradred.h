@@ -75,7 +75,7 @@
 #define GRADRED_SCALE_BITS 32
 #define GRADRED_MAX_TERMS 65536
 /* Elements per block of the 32-bit wire (see above): one bound per block. */
-#define GRADRED_WIRE_BLOCK 1024
+#define GRADRED_WIRE_BLOCK 256
 #define GRADRED_WIRE_CLAMP (INT64_C(1) << 32)
 
 typedef enum { REDUCE_EXACT, REDUCE_FLOAT } ReduceMode;
