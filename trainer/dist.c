@@ -313,21 +313,40 @@ static MPI_Datatype grad_type(const GradReducer *r)
 /* The 32-bit wire of an exact tail (see gradred.h): the low 32 bits of
  * this rank's partial sums, summed as MPI_UINT32_T in flight, and one bound
  * per block, this rank's until the control all-reduce sums them (then
- * g_bounds_summed).  g_wide: block indices to resend in 64 bits, and their
- * int64 sums side by side. */
+ * g_bounds_summed).
+ *
+ * Blocks that needed 64 bits lately go as int64 from the start, in a second
+ * all-reduce beside the 32-bit one, instead of 32 bits first and 64 again
+ * after the control record (12 bytes an element and one more round trip):
+ * g_hot[b] > 0 plans block b wide.  A block whose summed bound did not fit
+ * becomes hot for DIST_WIRE_HOLD taken steps (a gradient that was large
+ * tends to stay large for a while); each taken step that it fits counts it
+ * down.  The plan is a function of summed bounds only, which every rank
+ * holds alike, so every rank sends the same layout; it changes the bytes,
+ * never the sums (a planned-wide block is the int64 sum itself).  It
+ * restarts empty in every process (a resume, a restart).
+ *
+ * Buffers: g_wire (uint32, the planned-narrow blocks packed in order),
+ * g_plan_stage (int64, the planned-wide blocks packed in order, summed in
+ * flight), g_wide_stage (int64, blocks resent after the control record). */
+enum { DIST_WIRE_HOLD = 8 };
 static uint32_t *g_wire;
 static int64_t *g_bounds;
 static size_t g_n_blocks, g_wire_cap, g_bounds_cap;
 static int g_wire_on, g_bounds_summed;
+static unsigned char *g_hot;
+static size_t g_hot_blocks; /* blocks g_hot describes (0: no plan yet) */
 static size_t *g_wide;
-static int64_t *g_wide_stage;
+static int64_t *g_wide_stage, *g_plan_stage;
+static size_t g_plan_elems; /* int64 elements sent by plan this step */
+static MPI_Request g_plan_req = MPI_REQUEST_NULL;
 static DistWireStats g_stats;
 static long g_force_wide = -1; /* SHARDNET_TEST_FORCE_WIDE, read once; 0 = off */
 
 /* Test-only: SHARDNET_TEST_FORCE_WIDE=N makes this rank report an out-of-
- * range bound for every block of every N-th exact tail, so that all ranks
- * resend the whole tail in 64 bits on those steps (one rank is enough: the
- * bounds are summed). */
+ * range bound for every block of every N-th exact tail, and plan none of
+ * them wide, so that all ranks resend the whole tail in 64 bits on those
+ * steps (one rank is enough: the bounds are summed). */
 static int force_wide_now(void)
 {
     if (g_force_wide < 0) {
@@ -343,7 +362,13 @@ static int force_wide_now(void)
             g_force_wide = v;
         }
     }
-    return g_force_wide > 0 && (g_stats.wire_steps + 1) % g_force_wide == 0;
+    return g_force_wide > 0;
+}
+
+static size_t block_len(size_t b, size_t n)
+{
+    size_t first = b * GRADRED_WIRE_BLOCK;
+    return first + GRADRED_WIRE_BLOCK < n ? GRADRED_WIRE_BLOCK : n - first;
 }
 
 static void wire_start(GradReducer *r, size_t from)
@@ -356,20 +381,47 @@ static void wire_start(GradReducer *r, size_t from)
     }
     g_n_blocks = gradred_wire_blocks(n);
     if (g_bounds_cap < g_n_blocks) {
-        free(g_bounds), free(g_wide), free(g_wide_stage);
+        free(g_bounds), free(g_wide), free(g_wide_stage), free(g_plan_stage), free(g_hot);
         g_bounds = xmalloc(g_n_blocks * sizeof *g_bounds);
         g_wide = xmalloc(g_n_blocks * sizeof *g_wide);
         g_wide_stage = xmalloc(g_n_blocks * GRADRED_WIRE_BLOCK * sizeof *g_wide_stage);
+        g_plan_stage = xmalloc(g_n_blocks * GRADRED_WIRE_BLOCK * sizeof *g_plan_stage);
+        g_hot = xmalloc(g_n_blocks);
         g_bounds_cap = g_n_blocks;
+        g_hot_blocks = 0;
     }
-    gradred_wire_pack(r->acc + from, n, g_wire, g_bounds);
-    if (force_wide_now())
-        for (size_t b = 0; b < g_n_blocks; b++)
+    if (g_hot_blocks != g_n_blocks) { /* another split: no plan */
+        memset(g_hot, 0, g_n_blocks);
+        g_hot_blocks = g_n_blocks;
+    }
+    int64_t *tail = r->acc + from;
+    gradred_wire_pack(tail, n, g_wire, g_bounds);
+    int forced = force_wide_now() && (g_stats.wire_steps + 1) % g_force_wide == 0;
+    /* Compact: planned-narrow blocks stay in g_wire (moved down over the
+     * gaps), planned-wide ones go to g_plan_stage as int64. */
+    size_t at = 0;
+    g_plan_elems = 0;
+    for (size_t b = 0; b < g_n_blocks; b++) {
+        size_t first = b * GRADRED_WIRE_BLOCK, len = block_len(b, n);
+        if (forced)
             g_bounds[b] = GRADRED_WIRE_CLAMP;
+        if (g_hot[b] && !forced) {
+            memcpy(g_plan_stage + g_plan_elems, tail + first, len * sizeof *tail);
+            g_plan_elems += len;
+        } else {
+            memmove(g_wire + at, g_wire + first, len * sizeof *g_wire);
+            at += len;
+        }
+    }
     g_wire_on = 1;
     g_bounds_summed = 0;
-    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, g_wire, mpi_count(n, "gradient buffer"),
-                             MPI_UINT32_T, MPI_SUM, MPI_COMM_WORLD, &g_grad_req));
+    if (at)
+        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, g_wire, mpi_count(at, "gradient buffer"),
+                                 MPI_UINT32_T, MPI_SUM, MPI_COMM_WORLD, &g_grad_req));
+    if (g_plan_elems)
+        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, g_plan_stage,
+                                 mpi_count(g_plan_elems, "gradient buffer"), MPI_INT64_T,
+                                 MPI_SUM, MPI_COMM_WORLD, &g_plan_req));
 }
 
 void dist_grads_start(GradReducer *r, size_t from)
@@ -389,11 +441,13 @@ void dist_grads_start(GradReducer *r, size_t from)
                              grad_type(r), MPI_SUM, MPI_COMM_WORLD, &g_grad_req));
 }
 
-/* The tail's wire sums are in (the request completed): every block whose
- * summed bound fits becomes its exact sum; the others are summed again from
- * this rank's int64 partial sums, which the 32-bit send left untouched, in
- * one all-reduce of the packed blocks.  Every rank holds the same summed
- * bounds, so every rank takes the same blocks down the same path. */
+/* The tail's sums are in (both requests completed): planned-wide blocks
+ * are their int64 sums; every other block whose summed bound fits becomes
+ * its exact sum from the 32-bit one; the rest are summed again from this
+ * rank's int64 partial sums, which the sends left untouched, in one
+ * all-reduce of the packed blocks.  Every rank holds the same summed bounds
+ * and plan, so every rank takes the same blocks down the same path.  Then
+ * the plan for the next step. */
 static void wire_finish(GradReducer *r, int64_t step)
 {
     int64_t *tail = r->acc + g_grad_from;
@@ -401,32 +455,46 @@ static void wire_finish(GradReducer *r, int64_t step)
     if (!g_bounds_summed)
         MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, g_bounds, mpi_count(g_n_blocks, "wire bounds"),
                                 MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
-    size_t n_wide = 0, wide_elems = 0;
+    int forced = g_force_wide > 0 && (g_stats.wire_steps + 1) % g_force_wide == 0;
+    size_t n_wide = 0, wide_elems = 0, at = 0, at_plan = 0, planned = 0;
     int64_t worst = 0;
     for (size_t b = 0; b < g_n_blocks; b++) {
-        size_t first = b * GRADRED_WIRE_BLOCK;
-        size_t len = first + GRADRED_WIRE_BLOCK < n ? GRADRED_WIRE_BLOCK : n - first;
-        if (gradred_wire_fits(g_bounds[b])) {
-            gradred_wire_unpack(g_wire + first, len, tail + first);
-            continue;
+        size_t first = b * GRADRED_WIRE_BLOCK, len = block_len(b, n);
+        int fits = gradred_wire_fits(g_bounds[b]);
+        if (g_hot[b] && !forced) {
+            memcpy(tail + first, g_plan_stage + at_plan, len * sizeof *tail);
+            at_plan += len;
+            planned++;
+        } else if (fits) {
+            gradred_wire_unpack(g_wire + at, len, tail + first);
+            at += len;
+        } else {
+            memcpy(g_wide_stage + wide_elems, tail + first, len * sizeof *tail);
+            wide_elems += len;
+            at += len;
+            g_wide[n_wide++] = b;
+            worst = g_bounds[b] > worst ? g_bounds[b] : worst;
         }
-        memcpy(g_wide_stage + wide_elems, tail + first, len * sizeof *tail);
-        wide_elems += len;
-        g_wide[n_wide++] = b;
-        worst = g_bounds[b] > worst ? g_bounds[b] : worst;
+        if (forced)
+            continue; /* a forced step teaches the plan nothing */
+        if (!fits)
+            g_hot[b] = DIST_WIRE_HOLD;
+        else if (g_hot[b])
+            g_hot[b]--;
     }
     g_stats.wire_steps++;
     g_stats.blocks += (int64_t)g_n_blocks;
-    g_stats.bytes_last += (int64_t)(n * sizeof *g_wire + g_n_blocks * sizeof *g_bounds);
+    g_stats.planned_blocks += (int64_t)planned;
+    g_stats.bytes_last += (int64_t)(at * sizeof *g_wire + at_plan * sizeof *g_plan_stage +
+                                    g_n_blocks * sizeof *g_bounds);
     if (!n_wide)
         return;
     MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, g_wide_stage, mpi_count(wide_elems, "wide blocks"),
                             MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
-    for (size_t k = 0, at = 0; k < n_wide; k++) {
-        size_t first = g_wide[k] * GRADRED_WIRE_BLOCK;
-        size_t len = first + GRADRED_WIRE_BLOCK < n ? GRADRED_WIRE_BLOCK : n - first;
-        memcpy(tail + first, g_wide_stage + at, len * sizeof *tail);
-        at += len;
+    for (size_t k = 0, pos = 0; k < n_wide; k++) {
+        size_t first = g_wide[k] * GRADRED_WIRE_BLOCK, len = block_len(g_wide[k], n);
+        memcpy(tail + first, g_wide_stage + pos, len * sizeof *tail);
+        pos += len;
     }
     g_stats.wide_steps++;
     g_stats.wide_blocks += (int64_t)n_wide;
@@ -443,10 +511,11 @@ const DistWireStats *dist_wire_stats(void) { return &g_stats; }
 
 void dist_grads_progress(void)
 {
-    if (g_grad_req == MPI_REQUEST_NULL)
-        return;
     int done = 0;
-    MPI_CHECK(MPI_Test(&g_grad_req, &done, MPI_STATUS_IGNORE));
+    if (g_grad_req != MPI_REQUEST_NULL)
+        MPI_CHECK(MPI_Test(&g_grad_req, &done, MPI_STATUS_IGNORE));
+    if (g_plan_req != MPI_REQUEST_NULL)
+        MPI_CHECK(MPI_Test(&g_plan_req, &done, MPI_STATUS_IGNORE));
 }
 
 /* Wait for the part in flight (if any) and forget the split: after it the
@@ -455,6 +524,8 @@ static void grads_settle(void)
 {
     if (g_grad_req != MPI_REQUEST_NULL)
         MPI_CHECK(MPI_Wait(&g_grad_req, MPI_STATUS_IGNORE));
+    if (g_plan_req != MPI_REQUEST_NULL)
+        MPI_CHECK(MPI_Wait(&g_plan_req, MPI_STATUS_IGNORE));
     g_grad_from = 0;
     g_head_done = 0;
     g_wire_on = 0;
@@ -491,6 +562,8 @@ void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step)
     if (g_wire_on) {
         if (g_grad_req != MPI_REQUEST_NULL)
             MPI_CHECK(MPI_Wait(&g_grad_req, MPI_STATUS_IGNORE));
+        if (g_plan_req != MPI_REQUEST_NULL)
+            MPI_CHECK(MPI_Wait(&g_plan_req, MPI_STATUS_IGNORE));
         wire_finish(r, step);
     } else if (g_grad_from) {
         g_stats.bytes_last += (int64_t)((gradred_buffer_len(r) - g_grad_from) *

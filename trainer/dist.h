@@ -85,7 +85,9 @@ void dist_grads_discard(void);
 typedef struct {
     int64_t steps;       /* gradient all-reduces (dist_allreduce_grads) */
     int64_t wire_steps;  /* of which with an exact tail in 32 bits */
-    int64_t blocks;      /* tail blocks sent in 32 bits, over those steps */
+    int64_t blocks;      /* tail blocks, over those steps */
+    int64_t planned_blocks; /* of which sent as int64 from the start (they
+                               needed 64 bits on a recent step) */
     int64_t wide_steps;  /* steps that resent some blocks in 64 bits */
     int64_t wide_blocks; /* blocks resent in 64 bits, over those steps */
     int64_t bytes_last;  /* bytes this rank put into the last step's gradient

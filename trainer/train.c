@@ -757,8 +757,10 @@ int train_run(Trainer *t)
         const DistWireStats *w = dist_wire_stats();
         if (c->reduce == REDUCE_EXACT)
             printf("exact reduce: 32-bit sums on %lld of %lld steps, %lld resent %lld of "
-                   "%lld blocks in 64 bits\n", (long long)w->wire_steps, (long long)w->steps,
-                   (long long)w->wide_steps, (long long)w->wide_blocks, (long long)w->blocks);
+                   "%lld blocks in 64 bits, %lld sent in 64 bits by plan\n",
+                   (long long)w->wire_steps, (long long)w->steps, (long long)w->wide_steps,
+                   (long long)w->wide_blocks, (long long)w->blocks,
+                   (long long)w->planned_blocks);
         printf("done: %lld steps (%lld skipped), final parameters sha256 %s\n",
                (long long)t->step, (long long)t->skipped, t->fingerprint);
         fflush(stdout);
