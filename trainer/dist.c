@@ -6,15 +6,17 @@
  * tail from fc1 on is 96% of them):
  *   during the last backward  tail [from, n] as uint32 (MPI_Iallreduce),
  *                             4 bytes an element: the low 32 bits of each
- *                             rank's int64 partial sum;
+ *                             rank's int64 partial sum; blocks that needed
+ *                             64 bits on a recent step as int64 beside it
+ *                             (a second MPI_Iallreduce: the plan, below);
  *   control all-reduce        int64: the control record, the per-rank
  *                             times, one bound per 256-element tail block
  *                             (max |partial sum| on this rank) and the head
  *                             [0, from) (conv gradients, 4%);
  *   after it                  blocks whose bounds sum to <= 2^31 - 1 are
- *                             exact from their 32-bit sums; the others (none
- *                             on most steps) are sent again as int64 in one
- *                             more all-reduce.
+ *                             exact from their 32-bit sums; the others not
+ *                             planned wide (none on most steps) are sent
+ *                             again as int64 in one more all-reduce.
  * So an exact step costs ~4.2 bytes an element against float's 4 and the
  * int64 path's 8, and yields the int64 path's sums bit for
  * bit; gradred.h has the format and why the range check is exact.  No new
