@@ -59,7 +59,9 @@
  * would have fitted (it bounds, it does not look), never accept one that
  * did not.  Either way the sums, and so the weights, are the same bits as
  * the int64 all-reduce; only the bytes differ.  A clamped bound is >= 2^31,
- * so clamping only ever forces the 64-bit path.
+ * so clamping only ever forces the 64-bit path.  (dist.c also sends blocks
+ * that needed 64 bits on a recent step as int64 from the start, which saves
+ * the second round; that too changes bytes, not sums.)
  *
  * Float mode (--reduce float): the same calls sum plain floats (order-
  * dependent, for comparison); the count rides in the last float (exact up
