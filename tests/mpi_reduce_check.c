@@ -15,6 +15,10 @@
  *              (float), control sums must be exact, all ranks must hold the
  *              same result; rank 0 prints "result hash 0x...", which the
  *              driver script compares across P.
+ *   wire       three steps through the 32-bit wire of an exact tail (see
+ *              the case in main): equal to the reference bit for bit, the
+ *              expected blocks resent in 64 bits, then planned wide;
+ *              "result hash" as above.
  *   nonfinite  micro-batch K-1 (last rank) is NaN in step 1: every rank sees
  *              the flag and skips the step together; step 2 is clean and
  *              must match the reference.
@@ -65,6 +69,12 @@ static uint64_t rng_next(uint64_t *s)
 
 static double rng_unit(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x1p-53; }
 
+/* The wire case: elements [WIDE_FIRST, WIDE_LAST) keep magnitudes up to 10
+ * in steps 1 and 2 (their sums need 64 bits), every other element is 1e-4
+ * times smaller (sums of 16 stay below 2^-8, far inside 32 bits). */
+enum { WIDE_FIRST = 1000, WIDE_LAST = 1300, TAIL_FROM = 700 };
+static int g_wire_case;
+
 /* Micro-batch j of step `step`: log-uniform magnitudes 1e-9..10, random
  * signs.  Depends only on (step, j). */
 static void make_grad(int step, int j, float *g)
@@ -72,6 +82,8 @@ static void make_grad(int step, int j, float *g)
     uint64_t s = (uint64_t)step * 1000003u + (uint64_t)j;
     for (size_t i = 0; i < N; i++) {
         double mag = pow(10.0, -9.0 + 10.0 * rng_unit(&s));
+        if (g_wire_case && (step > 2 || i < WIDE_FIRST || i >= WIDE_LAST))
+            mag *= 1e-4;
         g[i] = (float)((rng_next(&s) & 1) ? mag : -mag);
     }
 }
@@ -219,7 +231,7 @@ int main(int argc, char **argv)
             which = argv[++i];
         } else {
             die("usage: mpi_reduce_check [--reduce exact|float] "
-                "[--case reduce|nonfinite|overflow|mismatch|die|mpierror]");
+                "[--case reduce|wire|nonfinite|overflow|mismatch|die|mpierror]");
         }
     }
     int P = dist_size(), rank = dist_rank();
@@ -261,6 +273,47 @@ int main(int argc, char **argv)
         if (rank == 0)
             printf("result hash 0x%016" PRIx64 " (%s, P=%d)\n", h,
                    mode == REDUCE_EXACT ? "exact" : "float", P);
+    } else if (!strcmp(which, "wire")) {
+        /* The 32-bit wire: the tail [TAIL_FROM, N] in flight before the
+         * control all-reduce, as the trainer does it.  Step 1: the bounds
+         * ride in the control record, the blocks holding [WIDE_FIRST,
+         * WIDE_LAST) go again in 64 bits; step 2: the same data without a
+         * control record in between (dist_allreduce_grads sums the bounds
+         * itself), those blocks now planned wide (sent in 64 bits from the
+         * start), none resent; step 3: every block would fit, those blocks
+         * are still planned wide.  Each step must equal the single-process
+         * int64 reference bit for bit. */
+        g_wire_case = 1;
+        const int64_t want_wide = (WIDE_LAST - 1 - TAIL_FROM) / GRADRED_WIRE_BLOCK -
+                                  (WIDE_FIRST - TAIL_FROM) / GRADRED_WIRE_BLOCK + 1;
+        const int64_t blocks = (int64_t)gradred_wire_blocks(N + 1 - TAIL_FROM);
+        uint64_t h = 0;
+        for (int step = 1; step <= 3; step++) {
+            DistWireStats before = *dist_wire_stats();
+            local_step(step, &r, &c, -1, 0);
+            dist_grads_start(&r, TAIL_FROM);
+            if (step != 2)
+                dist_control_allreduce(&c, NULL, 0, &r, step);
+            dist_allreduce_grads(&r, mean, step);
+            check_result(step, mode, mean);
+            h ^= check_same_everywhere(mean) * (uint64_t)step;
+            const DistWireStats *w = dist_wire_stats();
+            CHECK(w->wire_steps == before.wire_steps + 1, "step %d: no 32-bit tail", step);
+            CHECK(w->blocks == before.blocks + blocks, "step %d: %" PRId64 " blocks, want %"
+                  PRId64, step, w->blocks - before.blocks, blocks);
+            int64_t wide = w->wide_blocks - before.wide_blocks;
+            int64_t planned = w->planned_blocks - before.planned_blocks;
+            CHECK(wide == (step == 1 ? want_wide : 0), "step %d: %" PRId64 " blocks resent in "
+                  "64 bits, want %" PRId64, step, wide, step == 1 ? want_wide : 0);
+            CHECK(planned == (step == 1 ? 0 : want_wide), "step %d: %" PRId64 " blocks sent "
+                  "in 64 bits by plan, want %" PRId64, step, planned, step == 1 ? 0 : want_wide);
+            if (rank == 0)
+                printf("step %d: %" PRId64 " of %" PRId64 " blocks resent in 64 bits, %" PRId64
+                       " sent so by plan, %" PRId64 " bytes from rank 0\n", step, wide, blocks,
+                       planned, w->bytes_last);
+        }
+        if (rank == 0)
+            printf("result hash 0x%016" PRIx64 " (wire, P=%d)\n", h, P);
     } else if (!strcmp(which, "nonfinite")) {
         local_step(1, &r, &c, K - 1, NAN);
         dist_control_allreduce(&c, NULL, 0, NULL, 0);

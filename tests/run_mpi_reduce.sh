@@ -4,6 +4,8 @@
 #   - exact mode: every run passes its own checks and prints the SAME
 #     result hash for every P (bit-identical reduction at any world size);
 #   - float mode: every run passes (result within the float error bound);
+#   - the 32-bit wire of an exact tail: exact, blocks out of its range resent
+#     in 64 bits, the same hash for every P;
 #   - a NaN in one rank's gradient is skipped by all ranks together;
 #   - an out-of-range gradient stops all ranks with a non-zero exit and a
 #     message naming the element;
@@ -67,6 +69,29 @@ else
     fail "exact result hashes differ across P: 1 ${hash[exact-1]} 2 ${hash[exact-2]} 4 ${hash[exact-4]}"
 fi
 grep -h 'float mode' "$out"/float-*.out | sed 's/^/    /'
+
+# The 32-bit wire of an exact tail (the trainer's path): bit-identical to
+# the int64 reference, the out-of-range blocks resent, the same for every P.
+declare -A wire
+for np in 1 2 4; do
+    run "wire-$np" "$np" --case wire
+    wire[$np]=$(sed -n 's/^result hash \(0x[0-9a-f]*\) (wire.*/\1/p' "$out/wire-$np.out")
+    if [[ $rc -eq 0 ]] && grep -q '^[0-9]* passed, 0 failed' "$out/wire-$np.out" &&
+       grep -q '^step 1: 2 of 17 blocks resent in 64 bits, 0 sent so by plan' "$out/wire-$np.out" &&
+       grep -q '^step 2: 0 of 17 blocks resent in 64 bits, 2 sent so by plan' "$out/wire-$np.out" &&
+       grep -q '^step 3: 0 of 17 blocks resent in 64 bits, 2 sent so by plan' "$out/wire-$np.out" &&
+       [[ -n ${wire[$np]} ]]; then
+        pass "32-bit wire, $np rank(s): exact; 2 of 17 blocks resent in 64 bits, then planned wide"
+    else
+        fail "32-bit wire, $np rank(s): exit $rc"
+        show "wire-$np"
+    fi
+done
+if [[ -n ${wire[1]} && ${wire[1]} == "${wire[2]}" && ${wire[1]} == "${wire[4]}" ]]; then
+    pass "32-bit wire: result hash identical for P = 1, 2, 4: ${wire[1]}"
+else
+    fail "32-bit wire hashes differ across P: 1 ${wire[1]} 2 ${wire[2]} 4 ${wire[4]}"
+fi
 
 run nonfinite 4 --case nonfinite
 if [[ $rc -eq 0 ]] && grep -q '^[0-9]* passed, 0 failed' "$out/nonfinite.out" &&

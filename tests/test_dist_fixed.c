@@ -538,6 +538,126 @@ static void test_hosts(void **state)
     assert_int_equal(strlen(small), sizeof small - 1); /* truncated, terminated */
 }
 
+/* The 32-bit wire's pieces on values at the edges: the low 32 bits, the
+ * signed recovery, the per-block bound (clamped) and the fits boundary. */
+static void test_wire_values(void **state)
+{
+    (void)state;
+    const int64_t acc[] = {0, 1, -1, INT32_MAX, INT32_MIN, (INT64_C(1) << 32) + 5,
+                           -(INT64_C(1) << 32) - 5, INT64_MAX / 2};
+    const uint32_t want[] = {0, 1, 0xffffffffu, 0x7fffffffu, 0x80000000u, 5,
+                             0xfffffffbu, 0xffffffffu};
+    enum { NV = sizeof acc / sizeof acc[0] };
+    uint32_t wire[NV];
+    int64_t bound[1];
+    assert_int_equal(gradred_wire_blocks(NV), 1);
+    gradred_wire_pack(acc, 5, wire, bound);
+    assert_true(bound[0] == -(int64_t)INT32_MIN); /* |INT32_MIN| = 2^31 */
+    gradred_wire_pack(acc, 4, wire, bound);
+    assert_true(bound[0] == INT32_MAX);
+    gradred_wire_pack(acc, NV, wire, bound);
+    for (size_t i = 0; i < NV; i++)
+        assert_true(wire[i] == want[i]);
+    assert_true(bound[0] == GRADRED_WIRE_CLAMP); /* INT64_MAX / 2, clamped */
+    int64_t back[NV];
+    gradred_wire_unpack(wire, 5, back);
+    for (size_t i = 0; i < 5; i++)
+        assert_true(back[i] == acc[i]); /* all within [-2^31, 2^31) */
+    gradred_wire_unpack(wire + 5, 1, back);
+    assert_true(back[0] == 5); /* 2^32 + 5 is out of range: only its residue */
+
+    assert_true(gradred_wire_fits(0));
+    assert_true(gradred_wire_fits(INT32_MAX));
+    assert_false(gradred_wire_fits((int64_t)INT32_MAX + 1));
+    assert_false(gradred_wire_fits(GRADRED_WIRE_CLAMP));
+    assert_false(gradred_wire_fits(-1));
+}
+
+/* Blocks: n = 2 blocks + 3 elements gives 3 bounds, each from its own
+ * elements only. */
+static void test_wire_blocks(void **state)
+{
+    (void)state;
+    enum { B = GRADRED_WIRE_BLOCK, NB = 2 * B + 3 };
+    int64_t *acc = xcalloc(NB, sizeof *acc);
+    uint32_t *wire = xmalloc(NB * sizeof *wire);
+    int64_t bound[3];
+    assert_int_equal(gradred_wire_blocks(NB), 3);
+    assert_int_equal(gradred_wire_blocks(2 * B), 2);
+    acc[B - 1] = -7;
+    acc[B] = 9;
+    acc[NB - 1] = 100;
+    acc[2 * B - 1] = 3;
+    gradred_wire_pack(acc, NB, wire, bound);
+    assert_true(bound[0] == 7 && bound[1] == 9 && bound[2] == 100);
+    free(acc);
+    free(wire);
+}
+
+/* P simulated ranks: each packs its partial sums, the "network" adds the
+ * uint32 words modulo 2^32 and the bounds in int64, as MPI_SUM does.  Every
+ * block that passes gradred_wire_fits unpacks to the int64 sum exactly;
+ * at the boundary a bound sum of 2^31 - 1 passes (the sum is exact at
+ * +-(2^31 - 1)), and 2^31 fails - where the wire sum would indeed come back
+ * wrong (2^31 wraps to -2^31). */
+static void test_wire_sum_exact(void **state)
+{
+    (void)state;
+    enum { P = 4, B = GRADRED_WIRE_BLOCK, NB = 4 * B };
+    int64_t *acc = xcalloc((size_t)P * NB, sizeof *acc);
+    uint32_t *wire = xmalloc((size_t)P * NB * sizeof *wire);
+    int64_t bound[P][4];
+    uint64_t s = 99;
+    for (int r = 0; r < P; r++)
+        for (size_t i = 0; i < NB; i++) {
+            int64_t *a = &acc[(size_t)r * NB + i];
+            if (i < B)          /* block 0: random, |a| < 2^29, fits for P = 4 */
+                *a = (int64_t)(rng_next(&s) % (UINT64_C(1) << 30)) - (INT64_C(1) << 29);
+            else if (i < 2 * B) /* block 1: large values of mixed sign, does not fit */
+                *a = (int64_t)(rng_next(&s) % (UINT64_C(1) << 40)) - (INT64_C(1) << 39);
+            else                /* blocks 2, 3: the boundary, set below */
+                *a = 0;
+        }
+    /* Block 2: 2^30 + (2^30 - 1) + 0 + 0 = 2^31 - 1, and the negative of it. */
+    acc[0 * NB + 2 * B] = INT64_C(1) << 30;
+    acc[1 * NB + 2 * B] = (INT64_C(1) << 30) - 1;
+    acc[0 * NB + 2 * B + 1] = -(INT64_C(1) << 30);
+    acc[1 * NB + 2 * B + 1] = -(INT64_C(1) << 30) + 1;
+    /* Block 3: 2^30 + 2^30 = 2^31, one past the range. */
+    acc[2 * NB + 3 * B] = INT64_C(1) << 30;
+    acc[3 * NB + 3 * B] = INT64_C(1) << 30;
+    for (int r = 0; r < P; r++)
+        gradred_wire_pack(acc + (size_t)r * NB, NB, wire + (size_t)r * NB, bound[r]);
+    uint32_t *sum_wire = xcalloc(NB, sizeof *sum_wire);
+    int64_t *exact = xcalloc(NB, sizeof *exact);
+    int64_t bound_sum[4] = {0};
+    for (int r = 0; r < P; r++) {
+        for (size_t i = 0; i < NB; i++) {
+            sum_wire[i] += wire[(size_t)r * NB + i];
+            exact[i] += acc[(size_t)r * NB + i];
+        }
+        for (int b = 0; b < 4; b++)
+            bound_sum[b] += bound[r][b];
+    }
+    int64_t *got = xmalloc(NB * sizeof *got);
+    gradred_wire_unpack(sum_wire, NB, got);
+    assert_true(gradred_wire_fits(bound_sum[0]));
+    assert_false(gradred_wire_fits(bound_sum[1]));
+    assert_true(bound_sum[2] == INT32_MAX && gradred_wire_fits(bound_sum[2]));
+    assert_true(bound_sum[3] == (int64_t)INT32_MAX + 1 && !gradred_wire_fits(bound_sum[3]));
+    for (size_t i = 0; i < NB; i++)
+        if (gradred_wire_fits(bound_sum[i / B]))
+            assert_true(got[i] == exact[i]);
+    assert_true(got[2 * B] == INT32_MAX && got[2 * B + 1] == -INT32_MAX);
+    /* What the check protects against: the rejected blocks come back wrong. */
+    assert_true(exact[3 * B] == INT64_C(1) << 31 && got[3 * B] == INT32_MIN);
+    size_t wrong = 0;
+    for (size_t i = B; i < 2 * B; i++)
+        wrong += got[i] != exact[i];
+    assert_true(wrong > B / 2);
+    free(acc), free(wire), free(sum_wire), free(exact), free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -557,6 +677,9 @@ int main(void)
         cmocka_unit_test(test_control_merge),
         cmocka_unit_test(test_hash),
         cmocka_unit_test(test_hosts),
+        cmocka_unit_test(test_wire_values),
+        cmocka_unit_test(test_wire_blocks),
+        cmocka_unit_test(test_wire_sum_exact),
     };
     return cmocka_run_group_tests_name("dist_fixed", tests, NULL, NULL);
 }

@@ -3,6 +3,8 @@
 # into HDF5, real mpirun with 1, 2 and 4 ranks (4 oversubscribed on 2 cores).
 #   - the weight hash after 200 steps is the SAME for P = 1, 2, 4 with the
 #     same B, m and seed; the same across two runs; different with another seed;
+#   - exact sums travel in 32 bits; forcing the 64-bit resend on every step
+#     or every 3rd (SHARDNET_TEST_FORCE_WIDE, test-only) changes no bit;
 #   - --reduce float runs and trains;
 #   - a short real run makes the loss fall and the test accuracy rise;
 #   - a NaN injected into one rank's gradient stops every rank with the step
@@ -47,6 +49,30 @@ else
 fi
 grep -q '200 steps (0 skipped)' "$dir/exact-4.out" && pass "200 steps at P=4" \
   || { fail "P=4 step count"; show exact-4; }
+
+# Exact mode sends its sums in 32 bits where they provably fit; the test-only
+# SHARDNET_TEST_FORCE_WIDE=N resends every N-th step's whole tail in 64 bits
+# (N=1: the int64 all-reduce of every step): the weights must not change.
+grep -q '^exact reduce: 32-bit sums on 200 of 200 steps' "$dir/exact-2.out" \
+  && pass "P=2: 32-bit sums on every step ($(sed -n 's/^exact reduce: //p' "$dir/exact-2.out"))" \
+  || { fail "P=2: no 32-bit wire line"; show exact-2; }
+SHARDNET_TEST_FORCE_WIDE=1 run wide-2 2 "${short[@]}"
+wide_line=$(sed -n 's/^exact reduce: //p' "$dir/wide-2.out")
+if [[ $rc -eq 0 && $(final_hash wide-2) == "${h[2]}" ]] &&
+   [[ $wide_line =~ ^32-bit\ sums\ on\ 200\ of\ 200\ steps,\ 200\ resent\ ([0-9]+)\ of\ ([0-9]+)\ blocks ]] &&
+   [[ ${BASH_REMATCH[1]} == "${BASH_REMATCH[2]}" ]] &&
+   grep -q 'step 1: .* blocks of the exact gradient sum may exceed 32 bits .*resent in 64 bits, same result' "$dir/wide-2.err"; then
+  pass "every step resent in 64 bits (the int64 path): same weights as the 32-bit wire ($wide_line)"
+else
+  fail "forced 64-bit resend at P=2: exit $rc, $(final_hash wide-2) vs ${h[2]}, '$wide_line'"; show wide-2
+fi
+SHARDNET_TEST_FORCE_WIDE=3 run wide-4 4 "${short[@]}"
+wide4=$(sed -n 's/^exact reduce: 32-bit sums on 200 of 200 steps, \([0-9]*\) resent.*/\1/p' "$dir/wide-4.out")
+if [[ $rc -eq 0 && $(final_hash wide-4) == "${h[1]}" && ${wide4:-0} -ge 66 ]]; then
+  pass "every 3rd step resent in 64 bits at P=4: same weights as P=1"
+else
+  fail "forced 64-bit resend at P=4: exit $rc, $(final_hash wide-4) vs ${h[1]}, ${wide4:-no} steps resent (want >= 66)"; show wide-4
+fi
 
 run again-2 2 "${short[@]}"
 [[ $rc -eq 0 && $(final_hash again-2) == "${h[2]}" ]] && pass "a second P=2 run gives the same weights" \
@@ -111,7 +137,10 @@ import json, sys
 one, two = (json.load(open(p)) for p in sys.argv[1:])
 assert one["ranks"] == 1 and two["ranks"] == 2, (one["ranks"], two["ranks"])
 assert len(two["per_rank"]) == 2 and all(r["steps"] == 50 for r in two["per_rank"])
-assert all(r["bytes"] == 50 * (61706 + 1) * 8 for r in two["per_rank"]), two["per_rank"]
+# Exact sums mostly in 32 bits: more than float's 4 bytes an element (the
+# conv head and the range bounds go in int64), far below the int64 path's 8.
+b = [r["bytes"] for r in two["per_rank"]]
+assert b[0] == b[1] and 50 * (61706 + 1) * 4 < b[0] < 50 * (61706 + 1) * 8 * 0.6, b
 assert two["baseline_img_per_s"] == one["img_per_s"] and abs(two["efficiency"] - two["img_per_s"] / (2 * one["img_per_s"])) < 1e-3
 PY
 then

@@ -1,6 +1,28 @@
 /* dist.c - MPI start-up, reductions and checks.  See dist.h for the
  * contract; the arithmetic lives in gradred.c and control.c so it can be
- * tested without mpirun. */
+ * tested without mpirun.
+ *
+ * One exact step on the wire (LeNet: n = 61,706 gradient elements, the
+ * tail from fc1 on is 96% of them):
+ *   during the last backward  tail [from, n] as uint32 (MPI_Iallreduce),
+ *                             4 bytes an element: the low 32 bits of each
+ *                             rank's int64 partial sum; blocks that needed
+ *                             64 bits on a recent step as int64 beside it
+ *                             (a second MPI_Iallreduce: the plan, below);
+ *   control all-reduce        int64: the control record, the per-rank
+ *                             times, one bound per 256-element tail block
+ *                             (max |partial sum| on this rank) and the head
+ *                             [0, from) (conv gradients, 4%);
+ *   after it                  blocks whose bounds sum to <= 2^31 - 1 are
+ *                             exact from their 32-bit sums; the others not
+ *                             planned wide (none on most steps) are sent
+ *                             again as int64 in one more all-reduce.
+ * So an exact step costs ~4.2 bytes an element against float's 4 and the
+ * int64 path's 8, and yields the int64 path's sums bit for
+ * bit; gradred.h has the format and why the range check is exact.  No new
+ * synchronisation: the bounds ride in the control record, which every step
+ * has anyway.  Without a tail in flight (no dist_grads_start) the whole
+ * buffer goes as int64, as before. */
 #include "dist.h"
 
 #include <inttypes.h>
@@ -290,6 +312,119 @@ static MPI_Datatype grad_type(const GradReducer *r)
     return r->mode == REDUCE_EXACT ? MPI_INT64_T : MPI_FLOAT;
 }
 
+/* The 32-bit wire of an exact tail (see gradred.h): the low 32 bits of
+ * this rank's partial sums, summed as MPI_UINT32_T in flight, and one bound
+ * per block, this rank's until the control all-reduce sums them (then
+ * g_bounds_summed).
+ *
+ * Blocks that needed 64 bits lately go as int64 from the start, in a second
+ * all-reduce beside the 32-bit one, instead of 32 bits first and 64 again
+ * after the control record (12 bytes an element and one more round trip):
+ * g_hot[b] > 0 plans block b wide.  A block whose summed bound did not fit
+ * becomes hot for DIST_WIRE_HOLD taken steps (a gradient that was large
+ * tends to stay large for a while); each taken step that it fits counts it
+ * down.  The plan is a function of summed bounds only, which every rank
+ * holds alike, so every rank sends the same layout; it changes the bytes,
+ * never the sums (a planned-wide block is the int64 sum itself).  It
+ * restarts empty in every process (a resume, a restart).
+ *
+ * Buffers: g_wire (uint32, the planned-narrow blocks packed in order),
+ * g_plan_stage (int64, the planned-wide blocks packed in order, summed in
+ * flight), g_wide_stage (int64, blocks resent after the control record). */
+enum { DIST_WIRE_HOLD = 8 };
+static uint32_t *g_wire;
+static int64_t *g_bounds;
+static size_t g_n_blocks, g_wire_cap, g_bounds_cap;
+static int g_wire_on, g_bounds_summed;
+static unsigned char *g_hot;
+static size_t g_hot_blocks; /* blocks g_hot describes (0: no plan yet) */
+static size_t *g_wide;
+static int64_t *g_wide_stage, *g_plan_stage;
+static size_t g_plan_elems; /* int64 elements sent by plan this step */
+static MPI_Request g_plan_req = MPI_REQUEST_NULL;
+static DistWireStats g_stats;
+static long g_force_wide = -1; /* SHARDNET_TEST_FORCE_WIDE, read once; 0 = off */
+
+/* Test-only: SHARDNET_TEST_FORCE_WIDE=N makes this rank report an out-of-
+ * range bound for every block of every N-th exact tail, and plan none of
+ * them wide, so that all ranks resend the whole tail in 64 bits on those
+ * steps (one rank is enough: the bounds are summed). */
+static int force_wide_now(void)
+{
+    if (g_force_wide < 0) {
+        const char *s = getenv("SHARDNET_TEST_FORCE_WIDE");
+        char *end = NULL;
+        g_force_wide = 0;
+        if (s && *s) {
+            long v = strtol(s, &end, 10);
+            if (*end || v < 1)
+                die("SHARDNET_TEST_FORCE_WIDE='%s': expected a whole number of steps >= 1 "
+                    "(test-only: every N-th step resends its gradient sums in 64 bits); "
+                    "unset it for normal runs", s);
+            g_force_wide = v;
+        }
+    }
+    return g_force_wide > 0;
+}
+
+static size_t block_len(size_t b, size_t n)
+{
+    size_t first = b * GRADRED_WIRE_BLOCK;
+    return first + GRADRED_WIRE_BLOCK < n ? GRADRED_WIRE_BLOCK : n - first;
+}
+
+static void wire_start(GradReducer *r, size_t from)
+{
+    size_t n = gradred_buffer_len(r) - from;
+    if (g_wire_cap < n) {
+        free(g_wire);
+        g_wire = xaligned(n * sizeof *g_wire);
+        g_wire_cap = n;
+    }
+    g_n_blocks = gradred_wire_blocks(n);
+    if (g_bounds_cap < g_n_blocks) {
+        free(g_bounds), free(g_wide), free(g_wide_stage), free(g_plan_stage), free(g_hot);
+        g_bounds = xmalloc(g_n_blocks * sizeof *g_bounds);
+        g_wide = xmalloc(g_n_blocks * sizeof *g_wide);
+        g_wide_stage = xmalloc(g_n_blocks * GRADRED_WIRE_BLOCK * sizeof *g_wide_stage);
+        g_plan_stage = xmalloc(g_n_blocks * GRADRED_WIRE_BLOCK * sizeof *g_plan_stage);
+        g_hot = xmalloc(g_n_blocks);
+        g_bounds_cap = g_n_blocks;
+        g_hot_blocks = 0;
+    }
+    if (g_hot_blocks != g_n_blocks) { /* another split: no plan */
+        memset(g_hot, 0, g_n_blocks);
+        g_hot_blocks = g_n_blocks;
+    }
+    int64_t *tail = r->acc + from;
+    gradred_wire_pack(tail, n, g_wire, g_bounds);
+    int forced = force_wide_now() && (g_stats.wire_steps + 1) % g_force_wide == 0;
+    /* Compact: planned-narrow blocks stay in g_wire (moved down over the
+     * gaps), planned-wide ones go to g_plan_stage as int64. */
+    size_t at = 0;
+    g_plan_elems = 0;
+    for (size_t b = 0; b < g_n_blocks; b++) {
+        size_t first = b * GRADRED_WIRE_BLOCK, len = block_len(b, n);
+        if (forced)
+            g_bounds[b] = GRADRED_WIRE_CLAMP;
+        if (g_hot[b] && !forced) {
+            memcpy(g_plan_stage + g_plan_elems, tail + first, len * sizeof *tail);
+            g_plan_elems += len;
+        } else {
+            memmove(g_wire + at, g_wire + first, len * sizeof *g_wire);
+            at += len;
+        }
+    }
+    g_wire_on = 1;
+    g_bounds_summed = 0;
+    if (at)
+        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, g_wire, mpi_count(at, "gradient buffer"),
+                                 MPI_UINT32_T, MPI_SUM, MPI_COMM_WORLD, &g_grad_req));
+    if (g_plan_elems)
+        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, g_plan_stage,
+                                 mpi_count(g_plan_elems, "gradient buffer"), MPI_INT64_T,
+                                 MPI_SUM, MPI_COMM_WORLD, &g_plan_req));
+}
 
 void dist_grads_start(GradReducer *r, size_t from)
 {
@@ -299,17 +434,90 @@ void dist_grads_start(GradReducer *r, size_t from)
     if (from == 0 || from >= len)
         die("dist_grads_start: element %zu of a %zu-element buffer", from, len);
     g_grad_from = from;
+    if (r->mode == REDUCE_EXACT) {
+        wire_start(r, from);
+        return;
+    }
     char *tail = (char *)gradred_buffer(r) + from * gradred_elem_size(r);
     MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, tail, mpi_count(len - from, "gradient buffer"),
                              grad_type(r), MPI_SUM, MPI_COMM_WORLD, &g_grad_req));
 }
 
+/* The tail's sums are in (both requests completed): planned-wide blocks
+ * are their int64 sums; every other block whose summed bound fits becomes
+ * its exact sum from the 32-bit one; the rest are summed again from this
+ * rank's int64 partial sums, which the sends left untouched, in one
+ * all-reduce of the packed blocks.  Every rank holds the same summed bounds
+ * and plan, so every rank takes the same blocks down the same path.  Then
+ * the plan for the next step. */
+static void wire_finish(GradReducer *r, int64_t step)
+{
+    int64_t *tail = r->acc + g_grad_from;
+    size_t n = gradred_buffer_len(r) - g_grad_from;
+    if (!g_bounds_summed)
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, g_bounds, mpi_count(g_n_blocks, "wire bounds"),
+                                MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
+    int forced = g_force_wide > 0 && (g_stats.wire_steps + 1) % g_force_wide == 0;
+    size_t n_wide = 0, wide_elems = 0, at = 0, at_plan = 0, planned = 0;
+    int64_t worst = 0;
+    for (size_t b = 0; b < g_n_blocks; b++) {
+        size_t first = b * GRADRED_WIRE_BLOCK, len = block_len(b, n);
+        int fits = gradred_wire_fits(g_bounds[b]);
+        if (g_hot[b] && !forced) {
+            memcpy(tail + first, g_plan_stage + at_plan, len * sizeof *tail);
+            at_plan += len;
+            planned++;
+        } else if (fits) {
+            gradred_wire_unpack(g_wire + at, len, tail + first);
+            at += len;
+        } else {
+            memcpy(g_wide_stage + wide_elems, tail + first, len * sizeof *tail);
+            wide_elems += len;
+            at += len;
+            g_wide[n_wide++] = b;
+            worst = g_bounds[b] > worst ? g_bounds[b] : worst;
+        }
+        if (forced)
+            continue; /* a forced step teaches the plan nothing */
+        if (!fits)
+            g_hot[b] = DIST_WIRE_HOLD;
+        else if (g_hot[b])
+            g_hot[b]--;
+    }
+    g_stats.wire_steps++;
+    g_stats.blocks += (int64_t)g_n_blocks;
+    g_stats.planned_blocks += (int64_t)planned;
+    g_stats.bytes_last += (int64_t)(at * sizeof *g_wire + at_plan * sizeof *g_plan_stage +
+                                    g_n_blocks * sizeof *g_bounds);
+    if (!n_wide)
+        return;
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, g_wide_stage, mpi_count(wide_elems, "wide blocks"),
+                            MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
+    for (size_t k = 0, pos = 0; k < n_wide; k++) {
+        size_t first = g_wide[k] * GRADRED_WIRE_BLOCK, len = block_len(g_wide[k], n);
+        memcpy(tail + first, g_wide_stage + pos, len * sizeof *tail);
+        pos += len;
+    }
+    g_stats.wide_steps++;
+    g_stats.wide_blocks += (int64_t)n_wide;
+    g_stats.bytes_last += (int64_t)(wide_elems * sizeof *g_wide_stage);
+    if (g_rank == 0 && g_stats.wide_steps <= DIST_WIRE_LOG_STEPS)
+        fprintf(stderr, "shardnet train: step %lld: %zu of %zu blocks of the exact gradient sum "
+                        "may exceed 32 bits (bound %lld > 2^31 - 1): resent in 64 bits, same "
+                        "result%s\n", (long long)step, n_wide, g_n_blocks, (long long)worst,
+                g_stats.wide_steps == DIST_WIRE_LOG_STEPS ? " (further such steps are only "
+                                                            "counted)" : "");
+}
+
+const DistWireStats *dist_wire_stats(void) { return &g_stats; }
+
 void dist_grads_progress(void)
 {
-    if (g_grad_req == MPI_REQUEST_NULL)
-        return;
     int done = 0;
-    MPI_CHECK(MPI_Test(&g_grad_req, &done, MPI_STATUS_IGNORE));
+    if (g_grad_req != MPI_REQUEST_NULL)
+        MPI_CHECK(MPI_Test(&g_grad_req, &done, MPI_STATUS_IGNORE));
+    if (g_plan_req != MPI_REQUEST_NULL)
+        MPI_CHECK(MPI_Test(&g_plan_req, &done, MPI_STATUS_IGNORE));
 }
 
 /* Wait for the part in flight (if any) and forget the split: after it the
@@ -318,8 +526,12 @@ static void grads_settle(void)
 {
     if (g_grad_req != MPI_REQUEST_NULL)
         MPI_CHECK(MPI_Wait(&g_grad_req, MPI_STATUS_IGNORE));
+    if (g_plan_req != MPI_REQUEST_NULL)
+        MPI_CHECK(MPI_Wait(&g_plan_req, MPI_STATUS_IGNORE));
     g_grad_from = 0;
     g_head_done = 0;
+    g_wire_on = 0;
+    g_bounds_summed = 0;
 }
 
 void dist_grads_discard(void) { grads_settle(); }
@@ -341,10 +553,24 @@ void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step)
         g_alarm_len = n > 0 && (size_t)n < sizeof g_alarm_text ? (size_t)n : 0;
         alarm_arm(watchdog_deadline(0.0));
     }
+    g_stats.steps++;
+    g_stats.bytes_last = (int64_t)(head * gradred_elem_size(r));
     if (head > 0)
         MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, gradred_buffer(r),
                                 mpi_count(head, "gradient buffer"), grad_type(r), MPI_SUM,
                                 MPI_COMM_WORLD));
+    else if (g_head_done)
+        g_stats.bytes_last = (int64_t)(g_grad_from * gradred_elem_size(r));
+    if (g_wire_on) {
+        if (g_grad_req != MPI_REQUEST_NULL)
+            MPI_CHECK(MPI_Wait(&g_grad_req, MPI_STATUS_IGNORE));
+        if (g_plan_req != MPI_REQUEST_NULL)
+            MPI_CHECK(MPI_Wait(&g_plan_req, MPI_STATUS_IGNORE));
+        wire_finish(r, step);
+    } else if (g_grad_from) {
+        g_stats.bytes_last += (int64_t)((gradred_buffer_len(r) - g_grad_from) *
+                                        gradred_elem_size(r));
+    }
     grads_settle(); /* the tail's sums are final now */
     if (g_timeout > 0)
         alarm_arm(0.0);
@@ -368,10 +594,11 @@ double dist_probe_grads(GradReducer *r, int reps)
  * it can ride along: a tail is in flight and the sums are int64 like the
  * record's. */
 static int64_t *control_stage(Control *c, int64_t *slots, size_t n_slots, GradReducer *r,
-                              size_t *count, size_t *head)
+                              size_t *count, size_t *head, size_t *bounds)
 {
     *head = r && g_grad_from && r->mode == REDUCE_EXACT ? g_grad_from : 0;
-    *count = CONTROL_N + n_slots + *head;
+    *bounds = *head && g_wire_on && !g_bounds_summed ? g_n_blocks : 0;
+    *count = CONTROL_N + n_slots + *bounds + *head;
     if (*count == CONTROL_N)
         return (int64_t *)c;
     if (g_stage_cap < *count) {
@@ -382,16 +609,18 @@ static int64_t *control_stage(Control *c, int64_t *slots, size_t n_slots, GradRe
     memcpy(g_stage, c, sizeof *c);
     if (n_slots)
         memcpy(g_stage + CONTROL_N, slots, n_slots * sizeof *slots);
+    if (*bounds)
+        memcpy(g_stage + CONTROL_N + n_slots, g_bounds, *bounds * sizeof *g_bounds);
     if (*head)
-        memcpy(g_stage + CONTROL_N + n_slots, r->acc, *head * sizeof *r->acc);
+        memcpy(g_stage + CONTROL_N + n_slots + *bounds, r->acc, *head * sizeof *r->acc);
     return g_stage;
 }
 
 void dist_control_allreduce(Control *c, int64_t *slots, size_t n_slots, GradReducer *r,
                             int64_t step)
 {
-    size_t len, head;
-    int64_t *buf = control_stage(c, slots, n_slots, r, &len, &head);
+    size_t len, head, bounds;
+    int64_t *buf = control_stage(c, slots, n_slots, r, &len, &head, &bounds);
     int count = mpi_count(len, "control record");
     if (g_timeout <= 0) {
         MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, count, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
@@ -409,8 +638,12 @@ void dist_control_allreduce(Control *c, int64_t *slots, size_t n_slots, GradRedu
         memcpy(c, buf, sizeof *c);
         if (n_slots)
             memcpy(slots, buf + CONTROL_N, n_slots * sizeof *slots);
+        if (bounds) {
+            memcpy(g_bounds, buf + CONTROL_N + n_slots, bounds * sizeof *g_bounds);
+            g_bounds_summed = 1;
+        }
         if (head) {
-            memcpy(r->acc, buf + CONTROL_N + n_slots, head * sizeof *r->acc);
+            memcpy(r->acc, buf + CONTROL_N + n_slots + bounds, head * sizeof *r->acc);
             g_head_done = 1;
         }
     }

@@ -87,7 +87,9 @@ enum { DIST_WATCHDOG_EXIT = 4 };
 /* Sum r's buffer over all ranks (MPI_INT64_T in exact mode, MPI_FLOAT in
  * float mode, in place: whatever part dist_grads_start and
  * dist_control_allreduce have not already summed, then the wait for the
- * part in flight) and write the mean gradient of the global batch to
+ * part in flight; in exact mode a tail in flight travelled in 32 bits and
+ * its blocks that may not fit are summed again in 64, see gradred.h) and
+ * write the mean gradient of the global batch to
  * mean_out (n floats, overwritten, identical on every rank).  The caller
  * must only call it when the control all-reduce of the step reported no
  * non-finite or overflow on any rank (every rank then agrees to call it); a
@@ -96,7 +98,11 @@ enum { DIST_WATCHDOG_EXIT = 4 };
 void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step);
 /* Overlap: start summing buffer elements [from, len) -- the tail, which
  * holds the count -- in the background (MPI_Iallreduce) while this rank
- * still computes elements [0, from).  Every rank starts it at the same
+ * still computes elements [0, from).  In exact mode the tail's local sums
+ * must be final (every local micro-batch added to [from, len)): they go out
+ * as their low 32 bits (MPI_UINT32_T) with one range bound per block of
+ * GRADRED_WIRE_BLOCK, and r->acc keeps the int64 sums for a 64-bit resend
+ * (gradred.h says why this is exact).  Every rank starts it at the same
  * point of the step (before the control all-reduce).  Open MPI makes
  * progress only inside MPI calls, so call dist_grads_progress now and then
  * while computing.  dist_allreduce_grads then sums only [0, from) and waits
@@ -105,6 +111,23 @@ void dist_allreduce_grads(GradReducer *r, float *mean_out, int64_t step);
 void dist_grads_start(GradReducer *r, size_t from);
 void dist_grads_progress(void);
 void dist_grads_discard(void);
+/* The 32-bit wire's record since dist_init (the same on every rank: every
+ * decision is taken on summed values).  The first DIST_WIRE_LOG_STEPS
+ * steps with a 64-bit resend are also logged by rank 0 on stderr. */
+typedef struct {
+    int64_t steps;       /* gradient all-reduces (dist_allreduce_grads) */
+    int64_t wire_steps;  /* of which with an exact tail in 32 bits */
+    int64_t blocks;      /* tail blocks, over those steps */
+    int64_t planned_blocks; /* of which sent as int64 from the start (they
+                               needed 64 bits on a recent step) */
+    int64_t wide_steps;  /* steps that resent some blocks in 64 bits */
+    int64_t wide_blocks; /* blocks resent in 64 bits, over those steps */
+    int64_t bytes_last;  /* bytes this rank put into the last step's gradient
+                            sums (every part, every width) */
+} DistWireStats;
+enum { DIST_WIRE_LOG_STEPS = 3 };
+const DistWireStats *dist_wire_stats(void);
+
 /* Seconds for reps blocking all-reduces of r's whole buffer, after a
  * barrier: the link's bandwidth for the scaling report.  Resets r. */
 double dist_probe_grads(GradReducer *r, int reps);
@@ -116,8 +139,9 @@ double dist_probe_grads(GradReducer *r, int reps);
  * needs).  step (1-based, the step being taken) names the step in watchdog
  * messages.  When r is given, has a tail in flight (dist_grads_start) and
  * sums int64 (exact mode), the head of its buffer rides in the same
- * all-reduce (one synchronisation a step instead of two); its sums are only
- * meaningful if the step is then taken. */
+ * all-reduce (one synchronisation a step instead of two), and so do the
+ * tail's per-block wire bounds; its sums are only meaningful if the step is
+ * then taken. */
 void dist_control_allreduce(Control *c, int64_t *slots, size_t n_slots, GradReducer *r,
                             int64_t step);
 

@@ -218,3 +218,35 @@ int gradred_finish(const GradReducer *r, float *mean_out)
         mean_out[i] = gradred_from_fixed(r->acc[i], (double)count);
     return 0;
 }
+
+size_t gradred_wire_blocks(size_t n)
+{
+    return (n + GRADRED_WIRE_BLOCK - 1) / GRADRED_WIRE_BLOCK;
+}
+
+void gradred_wire_pack(const int64_t *acc, size_t n, uint32_t *wire, int64_t *bound)
+{
+    for (size_t b = 0; b * GRADRED_WIRE_BLOCK < n; b++) {
+        size_t first = b * GRADRED_WIRE_BLOCK;
+        size_t last = first + GRADRED_WIRE_BLOCK < n ? first + GRADRED_WIRE_BLOCK : n;
+        uint64_t most = 0;
+        for (size_t i = first; i < last; i++) {
+            /* |a| in unsigned arithmetic: defined for every int64. */
+            uint64_t a = (uint64_t)acc[i];
+            uint64_t mag = acc[i] < 0 ? 0 - a : a;
+            most = mag > most ? mag : most;
+            wire[i] = (uint32_t)a; /* conversion to unsigned: a mod 2^32 */
+        }
+        bound[b] = most < (uint64_t)GRADRED_WIRE_CLAMP ? (int64_t)most : GRADRED_WIRE_CLAMP;
+    }
+}
+
+int gradred_wire_fits(int64_t bound_sum) { return bound_sum >= 0 && bound_sum <= INT32_MAX; }
+
+void gradred_wire_unpack(const uint32_t *wire, size_t n, int64_t *acc)
+{
+    /* u in [0, 2^32): u itself below 2^31, u - 2^32 from there; both in
+     * int64 arithmetic that cannot overflow. */
+    for (size_t i = 0; i < n; i++)
+        acc[i] = (int64_t)wire[i] - ((int64_t)(wire[i] >> 31) << 32);
+}

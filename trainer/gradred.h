@@ -39,6 +39,30 @@
  * the division round to nearest-even, then double -> float rounds once more:
  * IEEE-754 operations with one result on every host (no libm, no FMA).
  *
+ * The wire (dist.c): the sums travel in 32 bits where that is exact.  The
+ * tail of the buffer (dist_grads_start) is cut into blocks of
+ * GRADRED_WIRE_BLOCK elements; each rank sends the low 32 bits of every
+ * int64 partial sum (gradred_wire_pack: a[i] mod 2^32 as uint32_t) and
+ * MPI sums them as MPI_UINT32_T.  Unsigned addition in C is defined modulo
+ * 2^32 (no wraparound is undefined or accidental here), so the wire sum is
+ * the true sum S = sum over ranks of a_r[i], mod 2^32, in any order.  Its
+ * range: each rank also reports, per block, M_r = max |a_r[i]| over the
+ * block (gradred_wire_bound, clamped at GRADRED_WIRE_CLAMP = 2^32 so that
+ * the sum of P of them cannot overflow int64 for P < 2^31), and the ranks
+ * sum these bounds EXACTLY in int64 (riding in the control all-reduce).
+ * For every element of the block, |S| <= sum_r |a_r[i]| <= sum_r M_r; if
+ * that sum is at most INT32_MAX (gradred_wire_fits), S lies in
+ * [-(2^31 - 1), 2^31 - 1], where the residue mod 2^32 has ONE signed
+ * representative, and gradred_wire_unpack recovers S exactly.  A block
+ * whose bound sum is larger is summed again from the untouched int64
+ * partial sums (64 bits, as before): the check may reject a block that
+ * would have fitted (it bounds, it does not look), never accept one that
+ * did not.  Either way the sums, and so the weights, are the same bits as
+ * the int64 all-reduce; only the bytes differ.  A clamped bound is >= 2^31,
+ * so clamping only ever forces the 64-bit path.  (dist.c also sends blocks
+ * that needed 64 bits on a recent step as int64 from the start, which saves
+ * the second round; that too changes bytes, not sums.)
+ *
  * Float mode (--reduce float): the same calls sum plain floats (order-
  * dependent, for comparison); the count rides in the last float (exact up
  * to 2^24).  Non-finite values are still reported; there is no range limit.
@@ -52,6 +76,9 @@
 
 #define GRADRED_SCALE_BITS 32
 #define GRADRED_MAX_TERMS 65536
+/* Elements per block of the 32-bit wire (see above): one bound per block. */
+#define GRADRED_WIRE_BLOCK 256
+#define GRADRED_WIRE_CLAMP (INT64_C(1) << 32)
 
 typedef enum { REDUCE_EXACT, REDUCE_FLOAT } ReduceMode;
 
@@ -111,5 +138,18 @@ int gradred_bound_bits(size_t terms);
 int gradred_to_fixed(float g, int bound_bits, int64_t *out);
 /* Fixed-point sum of count terms back to their mean, as described above. */
 float gradred_from_fixed(int64_t sum, double count);
+
+/* The 32-bit wire, as described above.  Blocks of an n-element range: */
+size_t gradred_wire_blocks(size_t n);
+/* wire[i] = acc[i] mod 2^32 for i < n, and bound[b] = min(max |acc[i]|
+ * over block b, GRADRED_WIRE_CLAMP) for each of gradred_wire_blocks(n)
+ * blocks (block b is elements [b * GRADRED_WIRE_BLOCK, ...)). */
+void gradred_wire_pack(const int64_t *acc, size_t n, uint32_t *wire, int64_t *bound);
+/* 1 if a block whose bounds summed over all ranks to bound_sum is exact in
+ * 32 bits (bound_sum <= INT32_MAX), else 0. */
+int gradred_wire_fits(int64_t bound_sum);
+/* acc[i] = the signed value in [-2^31, 2^31) congruent to wire[i] mod 2^32:
+ * the exact sum, for a block that fits. */
+void gradred_wire_unpack(const uint32_t *wire, size_t n, int64_t *acc);
 
 #endif

@@ -615,8 +615,7 @@ static int train_step(Trainer *t)
         t->timing.micro_min = mine;
     if (mine > t->timing.micro_max)
         t->timing.micro_max = mine;
-    t->timing.bytes += (int64_t)(gradred_buffer_len(&t->reducer) *
-                                 gradred_elem_size(&t->reducer));
+    t->timing.bytes += dist_wire_stats()->bytes_last;
     t->step = step;
     t->step_in_epoch++;
     t->epoch_loss_sum += control_mean_loss(&ctl);
@@ -879,6 +878,13 @@ int train_run(Trainer *t)
         if (early)
             printf("early stop: best %s epoch %lld in %s/" RUN_BEST "\n",
                    config_best_name(c->best), (long long)t->best_epoch, t->run_dir);
+        const DistWireStats *w = dist_wire_stats();
+        if (c->reduce == REDUCE_EXACT)
+            printf("exact reduce: 32-bit sums on %lld of %lld steps, %lld resent %lld of "
+                   "%lld blocks in 64 bits, %lld sent in 64 bits by plan\n",
+                   (long long)w->wire_steps, (long long)w->steps, (long long)w->wide_steps,
+                   (long long)w->wide_blocks, (long long)w->blocks,
+                   (long long)w->planned_blocks);
         printf("done: %lld steps (%lld skipped), final parameters sha256 %s\n",
                (long long)t->step, (long long)t->skipped, t->fingerprint);
         fflush(stdout);
