@@ -28,6 +28,7 @@ commands=(
   "bench;layout;nchwc;'nchwc' is not a choice (nhwc|nchw);bat;batch;profile;extra;unexpected argument 'extra' (bench takes options only);-"
   "info;-;-;-;js;json;json;a b;unexpected argument 'b' (give one CHECKPOINT or RUN_DIR);missing argument (give one CHECKPOINT or RUN_DIR)"
   "verify;-;-;-;qui;quiet;quiet;-;-;missing argument (give one or more CHECKPOINT files)"
+  "prepare;format;png;'png' is not a choice (auto|idx|images|cifar10);form;format;force;extra;unexpected argument 'extra' (prepare takes options only);-"
 )
 
 ok() { echo "ok   $1"; pass=$((pass + 1)); }

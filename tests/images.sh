@@ -103,9 +103,9 @@ mkdir -p "$dir/n/train/a"
 run notest prepare --from "$dir/n" --format images --out "$dir/n.h5"
 expect notest 1 err "n/test: cannot open directory: No such file or directory \(an image folder holds"
 run sizeonly prepare --from "$dir/f" --out "$dir/x.h5" --resize
-expect sizeonly 2 err '--resize needs --size HxW'
+expect sizeonly 2 err '^shardnet prepare: --resize: no --size to resample to \(give --size HxW with it\)$'
 run sizeidx prepare --out "$dir/x.h5" --size 28x28
-expect sizeidx 2 err '--size is for image folders'
+expect sizeidx 2 err '^shardnet prepare: --size: /usr/share/datasets/fashion-mnist is read as idx, not as an image folder \('
 
 # ---- train on 2 ranks, predict, eval ----
 timeout 600 "${mpi[@]}" -np 2 "$bin" train --data "$dir/f.h5" --epochs 1 --batch 16 \
