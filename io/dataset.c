@@ -10,12 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
 #include "base.h"
+#include "checksum.h"
 #include "h5image.h"
 #include "lenet.h"
+#include "shardnet_version.h"
 
 static const char *const SPLIT_NAME[2] = {"train", "test"};
 /* Chunks of about 1 MiB: large enough for fast sequential reads, small enough
@@ -65,6 +68,30 @@ void dataset_pixel_stats(const uint8_t *pixels, size_t n, double *mean, double *
     *std = n ? sqrt(sq / (double)n) : 0;
 }
 
+/* One histogram pass per channel: exact sums of x/255 in double, the same
+ * arithmetic as dataset_pixel_stats (a 1-channel file's channel_mean equals
+ * its pixel_mean bit for bit). */
+void dataset_channel_stats(const uint8_t *images, size_t count, size_t channels, size_t plane,
+                           double *mean, double *std)
+{
+    for (size_t c = 0; c < channels; c++) {
+        size_t hist[256] = {0};
+        for (size_t s = 0; s < count; s++) {
+            const uint8_t *x = images + (s * channels + c) * plane;
+            for (size_t i = 0; i < plane; i++)
+                hist[x[i]]++;
+        }
+        size_t n = count * plane;
+        double sum = 0, sq = 0;
+        for (int v = 0; v < 256; v++)
+            sum += (double)hist[v] * (v / 255.0);
+        mean[c] = n ? sum / (double)n : 0;
+        for (int v = 0; v < 256; v++)
+            sq += (double)hist[v] * (v / 255.0 - mean[c]) * (v / 255.0 - mean[c]);
+        std[c] = n ? sqrt(sq / (double)n) : 0;
+    }
+}
+
 static int write_scalar(hid_t loc, const char *name, hid_t file_type, hid_t mem_type,
                         const void *value)
 {
@@ -86,6 +113,34 @@ static int write_strings(hid_t loc, const char *name, const char *const *s, int 
     hid_t space = H5Screate_simple(1, dims, NULL);
     hid_t attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
     herr_t rc = attr < 0 ? -1 : n == 0 ? 0 : H5Awrite(attr, type, s);
+    close_id(&attr, H5Aclose);
+    close_id(&space, H5Sclose);
+    close_id(&type, H5Tclose);
+    char cause[256];
+    return rc < 0 ? base_error_set("cannot write attribute %s: %s", name, h5image_cause(cause)) : 0;
+}
+
+static int write_doubles(hid_t loc, const char *name, const double *v, size_t n)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t attr = H5Acreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, H5T_NATIVE_DOUBLE, v);
+    close_id(&attr, H5Aclose);
+    close_id(&space, H5Sclose);
+    char cause[256];
+    return rc < 0 ? base_error_set("cannot write attribute %s: %s", name, h5image_cause(cause)) : 0;
+}
+
+/* A scalar variable-length UTF-8 string attribute. */
+static int write_string(hid_t loc, const char *name, const char *value)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, type, &value);
     close_id(&attr, H5Aclose);
     close_id(&space, H5Sclose);
     close_id(&type, H5Tclose);
@@ -138,6 +193,9 @@ static int check_contents(const DatasetContents *c)
     if (!c->channels || !c->height || !c->width)
         return base_error_set("sample shape (%zu, %zu, %zu) has a zero dimension", c->channels,
                               c->height, c->width);
+    if (c->channels > LENET_MAX_CHANNELS)
+        return base_error_set("%zu channels: shardnet handles at most %d", c->channels,
+                              LENET_MAX_CHANNELS);
     if (!c->train.count || !c->test.count)
         return base_error_set("empty split: %zu training and %zu test samples", c->train.count,
                               c->test.count);
@@ -150,19 +208,55 @@ static int check_contents(const DatasetContents *c)
     return 0;
 }
 
+/* SHA-256 over the sources' digests, each followed by a newline: one value
+ * that names the exact inputs. */
+static int source_fingerprint(const DatasetContents *c, char *hex)
+{
+    size_t len = 0;
+    for (int i = 0; i < c->num_sources; i++)
+        len += strlen(c->source_sha256[i]) + 1;
+    char *all = xmalloc(len + 1), *at = all;
+    for (int i = 0; i < c->num_sources; i++)
+        at += sprintf(at, "%s\n", c->source_sha256[i]);
+    int rc = checksum_sha256(all, len, hex);
+    free(all);
+    return rc;
+}
+
 static int write_attributes(hid_t file, const DatasetContents *c)
 {
     int version = DATASET_FORMAT_VERSION;
-    double mean, std;
-    dataset_pixel_stats(c->train.images, c->train.count * c->channels * c->height * c->width,
-                        &mean, &std);
+    double mean, std, cmean[LENET_MAX_CHANNELS], cstd[LENET_MAX_CHANNELS];
+    const size_t plane = c->height * c->width;
+    dataset_pixel_stats(c->train.images, c->train.count * c->channels * plane, &mean, &std);
+    dataset_channel_stats(c->train.images, c->train.count, c->channels, plane, cmean, cstd);
+    for (size_t ch = 0; ch < c->channels; ch++)
+        if (!(cstd[ch] > 0))
+            return base_error_set("channel %zu of the training images is constant (every pixel "
+                                  "%.0f): the file could not be normalised; check the input "
+                                  "images", ch, cmean[ch] * 255.0);
+    char fingerprint[CHECKSUM_HEX_LEN + 1], created[32];
+    if (source_fingerprint(c, fingerprint) < 0)
+        return -1;
+    time_t now = time(NULL);
+    struct tm utc;
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &utc));
     if (write_scalar(file, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, &version) ||
         write_scalar(file, "num_classes", H5T_STD_I32LE, H5T_NATIVE_INT, &c->num_classes) ||
         write_strings(file, "class_names", c->class_names, c->num_classes) ||
         write_strings(file, "source_files", c->source_files, c->num_sources) ||
         write_strings(file, "source_sha256", c->source_sha256, c->num_sources) ||
         write_scalar(file, "pixel_mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &mean) ||
-        write_scalar(file, "pixel_std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &std))
+        write_scalar(file, "pixel_std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &std) ||
+        write_doubles(file, "channel_mean", cmean, c->channels) ||
+        write_doubles(file, "channel_std", cstd, c->channels) ||
+        write_string(file, "axis_order", "N,C,H,W") ||
+        write_string(file, "pixel_scale", DATASET_PIXEL_SCALE) ||
+        write_string(file, "source_format", c->source_format ? c->source_format : "unknown") ||
+        write_string(file, "source_path", c->source_path ? c->source_path : "") ||
+        write_string(file, "source_fingerprint", fingerprint) ||
+        write_string(file, "created_by", "shardnet " SHARDNET_VERSION) ||
+        write_string(file, "created_utc", created))
         return -1;
     return 0;
 }
@@ -419,9 +513,10 @@ static int read_attributes(Dataset *ds)
         return base_error_set("attribute format_version: 1, a file without checksums written by "
                               "an older shardnet; run shardnet prepare again (version %d)",
                               DATASET_FORMAT_VERSION);
-    if (ds->format_version != DATASET_FORMAT_VERSION)
-        return base_error_set("attribute format_version: %d, this program reads version %d",
-                              ds->format_version, DATASET_FORMAT_VERSION);
+    if (ds->format_version < DATASET_OLDEST_READABLE || ds->format_version > DATASET_FORMAT_VERSION)
+        return base_error_set("attribute format_version: %d, this program reads versions %d to %d",
+                              ds->format_version, DATASET_OLDEST_READABLE,
+                              DATASET_FORMAT_VERSION);
     if (read_scalar(f, "num_classes", H5T_INTEGER, H5T_NATIVE_INT, &ds->num_classes))
         return -1;
     if (ds->num_classes < 1 || ds->num_classes > DATASET_MAX_CLASSES)
@@ -437,6 +532,65 @@ static int read_attributes(Dataset *ds)
     if (!isfinite(ds->pixel_mean) || !(ds->pixel_std > 0) || !isfinite(ds->pixel_std))
         return base_error_set("attributes pixel_mean %g / pixel_std %g: not a usable mean/std",
                               ds->pixel_mean, ds->pixel_std);
+    return 0;
+}
+
+static int read_string(hid_t file, const char *name, char **out)
+{
+    hid_t attr = open_attr(file, name, H5T_STRING, 1);
+    if (attr < 0)
+        return -1;
+    hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
+    char *raw = NULL;
+    herr_t rc = H5Tis_variable_str(type) <= 0 ? -1 : H5Aread(attr, type, &raw);
+    if (rc >= 0) {
+        *out = xstrdup(raw ? raw : "");
+        H5Dvlen_reclaim(type, space, H5P_DEFAULT, &raw);
+    }
+    H5Tclose(type);
+    H5Sclose(space);
+    H5Aclose(attr);
+    return rc < 0 ? base_error_set("attribute %s: cannot read as a variable-length string", name)
+                  : 0;
+}
+
+/* Format 3: channel_mean/channel_std of length C and the descriptive
+ * strings; format 2: the scalar statistics for every channel, "" for the
+ * strings.  After open_split (the channel count comes from the images). */
+static int read_channel_attributes(Dataset *ds)
+{
+    hid_t f = ds->file;
+    const char *names[] = {"source_format", "source_path", "source_fingerprint", "created_by",
+                           "created_utc"};
+    char **dst[] = {&ds->source_format, &ds->source_path, &ds->source_fingerprint,
+                    &ds->created_by, &ds->created_utc};
+    if (ds->format_version == 2) {
+        for (size_t c = 0; c < ds->channels; c++)
+            ds->channel_mean[c] = ds->pixel_mean, ds->channel_std[c] = ds->pixel_std;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            *dst[i] = xstrdup("");
+        return 0;
+    }
+    const char *stat[2] = {"channel_mean", "channel_std"};
+    double *into[2] = {ds->channel_mean, ds->channel_std};
+    for (int k = 0; k < 2; k++) {
+        hid_t attr = open_attr(f, stat[k], H5T_FLOAT, (hssize_t)ds->channels);
+        if (attr < 0)
+            return -1;
+        herr_t rc = H5Aread(attr, H5T_NATIVE_DOUBLE, into[k]);
+        H5Aclose(attr);
+        if (rc < 0)
+            return base_error_set("attribute %s: cannot read", stat[k]);
+    }
+    for (size_t c = 0; c < ds->channels; c++)
+        if (!isfinite(ds->channel_mean[c]) || !(ds->channel_std[c] > 0) ||
+            !isfinite(ds->channel_std[c]))
+            return base_error_set("attributes channel_mean[%zu] %g / channel_std[%zu] %g: not a "
+                                  "usable mean/std (a constant channel?)", c,
+                                  ds->channel_mean[c], c, ds->channel_std[c]);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (read_string(f, names[i], dst[i]))
+            return -1;
     return 0;
 }
 
@@ -476,7 +630,8 @@ int dataset_open(Dataset *ds, const char *path)
     if (ds->file < 0)
         return base_error_set("%s: cannot open as HDF5", path);
     if (read_attributes(ds) || open_split(ds, DATASET_TRAIN) || open_split(ds, DATASET_TEST) ||
-        check_labels(ds, DATASET_TRAIN) || check_labels(ds, DATASET_TEST)) {
+        read_channel_attributes(ds) || check_labels(ds, DATASET_TRAIN) ||
+        check_labels(ds, DATASET_TEST)) {
         error_in(path);
         dataset_free(ds);
         return -1;
@@ -501,6 +656,8 @@ void dataset_free(Dataset *ds)
     free_strings(ds->class_names, ds->num_classes);
     free_strings(ds->source_files, ds->num_sources);
     free_strings(ds->source_sha256, ds->num_sources);
+    free(ds->source_format), free(ds->source_path), free(ds->source_fingerprint);
+    free(ds->created_by), free(ds->created_utc);
     *ds = (Dataset){.file = H5I_INVALID_HID,
                     .images = {H5I_INVALID_HID, H5I_INVALID_HID},
                     .labels = {H5I_INVALID_HID, H5I_INVALID_HID}};

@@ -7,15 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "base.h"
 #include "dataset.h"
 #include "loader.h"
+#include "rng.h"
 #include "shardnet_version.h"
 
 static void base_name(const char *path, char *out, size_t n)
 {
     const char *slash = strrchr(path, '/');
-    snprintf(out, n, "%s", slash ? slash + 1 : path);
+    snprintf(out, n, "%.*s", (int)n - 1, slash ? slash + 1 : path);
 }
 
 void export_put_f32le(uint8_t *dst, const float *src, size_t n)
@@ -42,6 +45,25 @@ void export_pixels_to_input(const TrainState *st, const uint8_t *pixels, size_t 
         }
 }
 
+void export_pixels_to_raw(const TrainState *st, const uint8_t *pixels, size_t n, float *dst)
+{
+    TrainState plain = *st;
+    for (int64_t c = 0; c < st->input_c; c++)
+        plain.mean[c] = 0.0, plain.std[c] = 1.0;
+    export_pixels_to_input(&plain, pixels, n, dst);
+}
+
+int export_recorded_data(const TrainState *st, char *out, size_t n)
+{
+    json_t *root = json_loadb(st->config, strnlen(st->config, sizeof st->config), 0, NULL);
+    const char *data = json_string_value(json_object_get(root, "data"));
+    int rc = data && data[0] && strlen(data) < n ? 0 : -1;
+    if (rc == 0)
+        snprintf(out, n, "%s", data);
+    json_decref(root);
+    return rc;
+}
+
 static int check_shape(const Dataset *ds, const TrainState *st, const char *data)
 {
     if (st->input_c == (int64_t)ds->channels && st->input_h == (int64_t)ds->height &&
@@ -54,8 +76,9 @@ static int check_shape(const Dataset *ds, const TrainState *st, const char *data
                           (long long)st->num_classes);
 }
 
-int export_read_test(const char *data, const TrainState *st, size_t first, size_t *count,
-                     float **images, uint8_t **labels)
+/* Test pixels [first, first + *count) of data (see export_read_test). */
+static int read_test_pixels(const char *data, const TrainState *st, size_t first, size_t *count,
+                            uint8_t **pixels, uint8_t **labels)
 {
     Dataset ds;
     EvalSet ev = {0};
@@ -72,14 +95,27 @@ int export_read_test(const char *data, const TrainState *st, size_t first, size_
         if (*count && *count < n)
             n = *count;
         *count = n;
-        *images = xmalloc(n * ds.sample_size * sizeof(float));
+        *pixels = xmalloc(n * ds.sample_size);
         *labels = xmalloc(n);
-        export_pixels_to_input(st, ev.images + first * ds.sample_size, n, *images);
+        memcpy(*pixels, ev.images + first * ds.sample_size, n * ds.sample_size);
         memcpy(*labels, ev.labels + first, n);
     }
     loader_eval_free(&ev);
     dataset_free(&ds);
     return rc;
+}
+
+int export_read_test(const char *data, const TrainState *st, size_t first, size_t *count,
+                     float **images, uint8_t **labels)
+{
+    uint8_t *pixels;
+    if (read_test_pixels(data, st, first, count, &pixels, labels) < 0)
+        return -1;
+    const size_t sample = (size_t)(st->input_c * st->input_h * st->input_w);
+    *images = xmalloc(*count * sample * sizeof(float));
+    export_pixels_to_input(st, pixels, *count, *images);
+    free(pixels);
+    return 0;
 }
 
 int export_logits(const TrainState *st, const float *params, const float *images, size_t n,
@@ -107,18 +143,64 @@ int export_logits(const TrainState *st, const float *params, const float *images
     return 0;
 }
 
-static int load_golden(ExportSource *s, const char *data, size_t golden_count)
+/* The golden batch from pixels (n, C, H, W): shardnet's logits from the
+ * normalised input; the stored images are the export's input (pixel / 255
+ * when baked). */
+static int golden_from_pixels(ExportSource *s, const uint8_t *pixels, size_t n)
 {
-    size_t n = golden_count;
-    if (export_read_test(data, &s->st, 0, &n, &s->golden_images, &s->golden_labels) < 0)
-        return -1;
+    const size_t sample = (size_t)(s->st.input_c * s->st.input_h * s->st.input_w);
+    float *model_input = xmalloc(n * sample * sizeof(float));
+    export_pixels_to_input(&s->st, pixels, n, model_input);
     s->golden_count = n;
     s->golden_logits = xmalloc(n * (size_t)s->st.num_classes * sizeof(float));
-    return export_logits(&s->st, s->params, s->golden_images, n, n, s->golden_logits);
+    int rc = export_logits(&s->st, s->params, model_input, n, n, s->golden_logits);
+    if (s->baked) {
+        s->golden_images = xmalloc(n * sample * sizeof(float));
+        export_pixels_to_raw(&s->st, pixels, n, s->golden_images);
+        free(model_input);
+    } else {
+        s->golden_images = model_input;
+    }
+    return rc;
+}
+
+/* golden_count synthetic images of SplitMix64 pixels, labelled with
+ * shardnet's predictions (there is no ground truth). */
+static int load_synthetic(ExportSource *s, size_t n)
+{
+    const size_t sample = (size_t)(s->st.input_c * s->st.input_h * s->st.input_w);
+    const size_t k = (size_t)s->st.num_classes;
+    uint8_t *pixels = xmalloc(n * sample);
+    Rng r = {EXPORT_SYNTHETIC_SEED};
+    for (size_t i = 0; i < n * sample; i++)
+        pixels[i] = (uint8_t)(rng_next(&r) >> 56);
+    s->synthetic = 1;
+    snprintf(s->data_name, sizeof s->data_name, "synthetic");
+    int rc = golden_from_pixels(s, pixels, n);
+    free(pixels);
+    s->golden_labels = xmalloc(n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t best = 0;
+        for (size_t c = 1; c < k; c++)
+            if (s->golden_logits[i * k + c] > s->golden_logits[i * k + best])
+                best = c;
+        s->golden_labels[i] = (uint8_t)best;
+    }
+    return rc;
+}
+
+static int load_golden(ExportSource *s, const char *data, size_t n)
+{
+    uint8_t *pixels;
+    if (read_test_pixels(data, &s->st, 0, &n, &pixels, &s->golden_labels) < 0)
+        return -1;
+    int rc = golden_from_pixels(s, pixels, n);
+    free(pixels);
+    return rc;
 }
 
 int export_source_load(ExportSource *s, const char *checkpoint, const char *data,
-                       size_t golden_count)
+                       size_t golden_count, int bake)
 {
     memset(s, 0, sizeof *s);
     float *momentum = NULL;
@@ -130,7 +212,9 @@ int export_source_load(ExportSource *s, const char *checkpoint, const char *data
         return base_error_set("%s: the checkpoint's tensors do not match its LeNet table",
                               checkpoint);
     base_name(checkpoint, s->checkpoint_name, sizeof s->checkpoint_name);
-    base_name(data, s->data_name, sizeof s->data_name);
+    s->baked = bake;
+    if (data)
+        base_name(data, s->data_name, sizeof s->data_name);
     if (checksum_sha256_file(checkpoint, s->checkpoint_sha256) < 0)
         return -1;
     s->tensor_le = xmalloc(4 * n);
@@ -139,7 +223,25 @@ int export_source_load(ExportSource *s, const char *checkpoint, const char *data
         return -1;
     if (golden_count == 0)
         return base_error_set("export: the golden batch needs at least one image");
-    return load_golden(s, data, golden_count);
+    if (data)
+        return load_golden(s, data, golden_count);
+    char recorded[4096];
+    if (export_recorded_data(&s->st, recorded, sizeof recorded) < 0) {
+        snprintf(s->golden_note, sizeof s->golden_note,
+                 "the checkpoint records no dataset path");
+        return load_synthetic(s, golden_count);
+    }
+    if (load_golden(s, recorded, golden_count) == 0) {
+        base_name(recorded, s->data_name, sizeof s->data_name);
+        snprintf(s->golden_note, sizeof s->golden_note,
+                 "golden batch from %.900s, the dataset the checkpoint's run recorded", recorded);
+        return 0;
+    }
+    snprintf(s->golden_note, sizeof s->golden_note,
+             "the dataset the checkpoint's run recorded: %.900s", base_error());
+    free(s->golden_images), free(s->golden_logits), free(s->golden_labels);
+    s->golden_images = s->golden_logits = NULL, s->golden_labels = NULL;
+    return load_synthetic(s, golden_count);
 }
 
 void export_source_free(ExportSource *s)
@@ -196,10 +298,11 @@ static char *json_golden(const ExportSource *s)
         text_free(&t);
         return NULL;
     }
-    text_printf(&t, ", \"split\": \"test\", \"first\": 0, \"count\": %zu, "
+    text_printf(&t, ", \"split\": \"%s\", \"synthetic\": %s, \"first\": 0, \"count\": %zu, "
                 "\"shape\": [%zu, %lld, %lld, %lld], \"dtype\": \"float32\", "
                 "\"byte_order\": \"little\", \"tolerance\": %g, \"labels\": [",
-                n, n, (long long)st->input_c, (long long)st->input_h, (long long)st->input_w,
+                s->synthetic ? "synthetic" : "test", s->synthetic ? "true" : "false", n, n,
+                (long long)st->input_c, (long long)st->input_h, (long long)st->input_w,
                 EXPORT_TOLERANCE);
     for (size_t i = 0; i < n; i++)
         text_printf(&t, "%s%u", i ? ", " : "", s->golden_labels[i]);
@@ -243,11 +346,18 @@ int export_metadata(const ExportSource *s, ExportMeta meta[EXPORT_META_MAX], siz
         {"shardnet.version", xstrdup(SHARDNET_VERSION)},
         {"shardnet.arch", xstrdup(lenet_arch_name(st->arch))},
         {"shardnet.classes", json_classes(st)},
-        {"shardnet.input", printed("float32 (N, %lld, %lld, %lld) NCHW; value = (pixel / 255 - "
-                                   "mean[c]) / std[c] for pixels in 0..255, mean and std from "
-                                   "shardnet.input_mean and shardnet.input_std",
-                                   (long long)st->input_c, (long long)st->input_h,
-                                   (long long)st->input_w)},
+        {"shardnet.input",
+         s->baked ? printed("float32 (N, %lld, %lld, %lld) NCHW; value = pixel / 255 for pixels "
+                            "in 0..255 (raw: the graph's first nodes subtract "
+                            "shardnet.input_mean and divide by shardnet.input_std per channel)",
+                            (long long)st->input_c, (long long)st->input_h,
+                            (long long)st->input_w)
+                  : printed("float32 (N, %lld, %lld, %lld) NCHW; value = (pixel / 255 - "
+                            "mean[c]) / std[c] for pixels in 0..255, mean and std from "
+                            "shardnet.input_mean and shardnet.input_std",
+                            (long long)st->input_c, (long long)st->input_h,
+                            (long long)st->input_w)},
+        {"shardnet.normalization", xstrdup(s->baked ? "baked" : "caller")},
         {"shardnet.input_shape", printed("[%lld, %lld, %lld]", (long long)st->input_c,
                                          (long long)st->input_h, (long long)st->input_w)},
         {"shardnet.input_mean", json_doubles(st->mean, c)},
@@ -257,6 +367,12 @@ int export_metadata(const ExportSource *s, ExportMeta meta[EXPORT_META_MAX], siz
         {"shardnet.source_step", printed("%" PRIu64, st->step)},
         {"shardnet.params_sha256", xstrdup(s->params_sha256)},
         {"shardnet.golden", json_golden(s)},
+        {"shardnet.golden_source",
+         s->synthetic ? printed("synthetic: %zu images of SplitMix64 pixels (seed %#llx), labels "
+                                "= shardnet's predictions; no dataset was reachable",
+                                s->golden_count, (unsigned long long)EXPORT_SYNTHETIC_SEED)
+                      : printed("the first %zu test images of %s", s->golden_count,
+                                s->data_name)},
     };
     *n = sizeof m / sizeof m[0];
     _Static_assert(sizeof m / sizeof m[0] <= EXPORT_META_MAX, "EXPORT_META_MAX too small");

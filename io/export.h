@@ -6,12 +6,20 @@
  * the checkpoint file and the exported tensors, reads the first
  * golden_count test images of the dataset, converts them to the model's
  * input exactly as shardnet's loader does, and computes shardnet's own logits
- * for them with lenet_forward on the checkpoint's parameters.
+ * for them with lenet_forward on the checkpoint's parameters.  When no
+ * dataset is reachable (see export_source_load) the golden images are
+ * synthetic: golden_count images of SplitMix64 pixels (seed
+ * EXPORT_SYNTHETIC_SEED, the same on any host), labelled with shardnet's own
+ * prediction; metadata shardnet.golden_source says which.
  *
  * The model input (both formats, and the golden images):
  *   float32 (N, C, H, W), NCHW, value = (pixel / 255 - mean[c]) / std[c]
  *   for a pixel in 0..255, with mean/std from the checkpoint (0 and 1 when it
  *   was trained without --normalize, i.e. plain pixel / 255).
+ * With bake (ONNX only): the model input is pixel / 255 and the graph's first
+ * nodes subtract mean[c] and divide by std[c]; the golden images are then
+ * pixel / 255 and the golden logits still shardnet's (from the normalised
+ * input).
  *
  * Metadata (ONNX metadata_props, safetensors __metadata__; every value a
  * string, JSON inside it where structured):
@@ -54,6 +62,7 @@
 #define EXPORT_GOLDEN_COUNT 8   /* test images in the golden batch */
 #define EXPORT_TOLERANCE 1e-4   /* max |logit difference| a checker accepts */
 #define EXPORT_NAME_LEN 256
+#define EXPORT_SYNTHETIC_SEED 0x676f6c64656eull /* "golden" */
 
 typedef struct {
     TrainState st;
@@ -61,7 +70,10 @@ typedef struct {
     float *params;      /* (net.n_params) */
     uint8_t *tensor_le; /* the tensors, little-endian float32, in table order */
     char checkpoint_name[EXPORT_NAME_LEN]; /* base name of the checkpoint */
-    char data_name[EXPORT_NAME_LEN];       /* base name of the dataset */
+    char data_name[EXPORT_NAME_LEN];       /* base name of the dataset; "synthetic" */
+    int synthetic;      /* golden images are synthetic (no dataset) */
+    char golden_note[1024]; /* why synthetic, or which recorded dataset was used; "" otherwise */
+    int baked;          /* model input is pixel / 255; normalisation inside the graph */
     char checkpoint_sha256[CHECKSUM_HEX_LEN + 1]; /* of the checkpoint file's bytes */
     char params_sha256[CHECKSUM_HEX_LEN + 1];     /* of tensor_le (4 * n_params bytes) */
     size_t golden_count;
@@ -70,8 +82,13 @@ typedef struct {
     uint8_t *golden_labels; /* (golden_count) */
 } ExportSource;
 
+/* data: the dataset for the golden batch; a failure to read it is an
+ * error.  data NULL: the dataset the checkpoint's run recorded
+ * (export_recorded_data) when it opens and fits the checkpoint, otherwise
+ * synthetic golden images - never an error; golden_note says which and why.
+ * bake: see above. */
 int export_source_load(ExportSource *s, const char *checkpoint, const char *data,
-                       size_t golden_count);
+                       size_t golden_count, int bake);
 void export_source_free(ExportSource *s);
 
 /* Test images [first, first + *count) of data as model input for st
@@ -83,6 +100,13 @@ int export_read_test(const char *data, const TrainState *st, size_t first, size_
 
 /* Pixels (n, C, H, W) in 0..255 -> model input, the loader's arithmetic. */
 void export_pixels_to_input(const TrainState *st, const uint8_t *pixels, size_t n, float *dst);
+
+/* Pixels -> plain pixel / 255 (the input of a baked export). */
+void export_pixels_to_raw(const TrainState *st, const uint8_t *pixels, size_t n, float *dst);
+
+/* The dataset a checkpoint's run trained on: "data" of the config the
+ * checkpoint records (st->config), into out; -1 when it records none. */
+int export_recorded_data(const TrainState *st, char *out, size_t n);
 
 /* shardnet's logits (n, classes) for images (n, C, H, W): lenet_forward in
  * NHWC (as `shardnet eval`), batches of up to `batch`; the last partial

@@ -175,6 +175,52 @@ static Onnx__NodeProto *layer_node(Arena *a, const LeNet *net, int i, const char
     return node;
 }
 
+static Onnx__NodeProto *node(Arena *a, const char *name, const char *op, const char *in0,
+                             const char *in1, const char *out)
+{
+    Onnx__NodeProto *n = NEW(a, Onnx__NodeProto, ONNX__NODE_PROTO__INIT);
+    n->name = arena_str(a, name);
+    n->op_type = arena_str(a, op);
+    n->input = arena_new(a, 2 * sizeof(char *));
+    if (in0)
+        n->input[n->n_input++] = arena_str(a, in0);
+    if (in1)
+        n->input[n->n_input++] = arena_str(a, in1);
+    n->n_output = 1;
+    n->output = arena_new(a, sizeof(char *));
+    n->output[0] = arena_str(a, out);
+    return n;
+}
+
+/* A Constant node: float32 (1, C, 1, 1) of v, broadcast over N, H, W. */
+static Onnx__NodeProto *constant(Arena *a, const char *name, const double *v, int64_t c)
+{
+    Onnx__TensorProto *t = NEW(a, Onnx__TensorProto, ONNX__TENSOR_PROTO__INIT);
+    t->name = arena_str(a, name);
+    t->n_dims = 4;
+    t->dims = arena_new(a, 4 * sizeof *t->dims);
+    t->dims[0] = 1, t->dims[1] = c, t->dims[2] = 1, t->dims[3] = 1;
+    t->has_data_type = 1;
+    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    float f[CKPT_MAX_CHANNELS];
+    for (int64_t i = 0; i < c; i++)
+        f[i] = (float)v[i];
+    t->has_raw_data = 1;
+    t->raw_data.len = 4 * (size_t)c;
+    t->raw_data.data = arena_new(a, 4 * (size_t)c);
+    export_put_f32le(t->raw_data.data, f, (size_t)c);
+    Onnx__AttributeProto *at = NEW(a, Onnx__AttributeProto, ONNX__ATTRIBUTE_PROTO__INIT);
+    at->name = arena_str(a, "value");
+    at->has_type = 1;
+    at->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+    at->t = t;
+    Onnx__NodeProto *n = node(a, name, "Constant", NULL, NULL, name);
+    n->n_attribute = 1;
+    n->attribute = arena_new(a, sizeof *n->attribute);
+    n->attribute[0] = at;
+    return n;
+}
+
 static Onnx__GraphProto *graph(Arena *a, const ExportSource *s)
 {
     const LeNet *net = &s->net;
@@ -182,7 +228,15 @@ static Onnx__GraphProto *graph(Arena *a, const ExportSource *s)
     char name[64], prev[32] = "images", out[32];
     snprintf(name, sizeof name, "shardnet_lenet_%s", lenet_arch_name(s->st.arch));
     g->name = arena_str(a, name);
-    g->node = arena_new(a, LENET_LAYERS * sizeof *g->node);
+    g->node = arena_new(a, (LENET_LAYERS + 4) * sizeof *g->node);
+    if (s->baked) { /* images are pixel / 255: (images - mean[c]) / std[c] first */
+        g->node[g->n_node++] = constant(a, "input_mean", s->st.mean, s->st.input_c);
+        g->node[g->n_node++] = constant(a, "input_std", s->st.std, s->st.input_c);
+        g->node[g->n_node++] = node(a, "normalize.sub", "Sub", "images", "input_mean", "centred");
+        g->node[g->n_node++] = node(a, "normalize.div", "Div", "centred", "input_std",
+                                    "normalized");
+        snprintf(prev, sizeof prev, "normalized");
+    }
     for (int i = 0; i < LENET_LAYERS; i++) {
         if (i == LENET_LAYERS - 1)
             snprintf(out, sizeof out, "logits");

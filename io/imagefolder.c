@@ -326,6 +326,7 @@ int imagefolder_import(const FolderConfig *cfg, FolderReport *rep)
             .num_classes = rep->num_classes,
             .class_names = (const char *const *)classes.names,
             .num_sources = 2, .source_files = sources, .source_sha256 = sha,
+            .source_format = "images", .source_path = cfg->root,
             .deflate = cfg->deflate,
         };
         rep->train = s.count[0];
@@ -488,6 +489,7 @@ int cifar10_import(const char *dir, const char *out, int deflate, FolderReport *
             .num_classes = (int)classes, .class_names = cls,
             .num_sources = (int)batches.count,
             .source_files = (const char *const *)batches.names, .source_sha256 = sha,
+            .source_format = "cifar10", .source_path = dir,
             .deflate = deflate,
         };
         rep->train = count[0];

@@ -117,6 +117,7 @@ static int write_output(const ImportConfig *cfg, ImportReport *rep, const Idx *i
         .channels = 1, .height = idx[0].dims[1], .width = idx[0].dims[2],
         .num_classes = rep->num_classes, .class_names = names,
         .num_sources = IMPORT_NUM_FILES, .source_files = base, .source_sha256 = sha,
+        .source_format = "idx", .source_path = cfg->from,
         .deflate = cfg->deflate,
     };
     rep->train = c.train.count;

@@ -6,17 +6,41 @@
 
 #include "base.h"
 
-static void set_scale(const Dataset *ds, int normalize, float *scale, float *shift)
+static void scale_from(size_t channels, const double *mean, const double *std, float *scale,
+                       float *shift)
 {
-    double std = normalize ? ds->pixel_std : 1.0, mean = normalize ? ds->pixel_mean : 0.0;
-    *scale = (float)(1.0 / (255.0 * std));
-    *shift = (float)(-mean / std);
+    for (size_t c = 0; c < channels; c++) {
+        scale[c] = (float)(1.0 / (255.0 * std[c]));
+        shift[c] = (float)(-mean[c] / std[c]);
+    }
 }
 
-static void to_float(const uint8_t *x, size_t n, float scale, float shift, float *dst)
+static void set_scale(const Dataset *ds, int normalize, float *scale, float *shift)
 {
-    for (size_t i = 0; i < n; i++)
-        dst[i] = (float)x[i] * scale + shift;
+    static const double zero[LENET_MAX_CHANNELS] = {0};
+    double one[LENET_MAX_CHANNELS];
+    for (int c = 0; c < LENET_MAX_CHANNELS; c++)
+        one[c] = 1.0;
+    scale_from(ds->channels, normalize ? ds->channel_mean : zero,
+               normalize ? ds->channel_std : one, scale, shift);
+}
+
+void loader_eval_set_norm(EvalSet *ev, const double *mean, const double *std)
+{
+    scale_from(ev->ds->channels, mean, std, ev->scale, ev->shift);
+}
+
+/* n samples (n, C, plane) of bytes to floats, channel c as x * scale[c] + shift[c]. */
+static void to_float(const Dataset *ds, const uint8_t *x, size_t n, const float *scale,
+                     const float *shift, float *dst)
+{
+    const size_t plane = ds->height * ds->width;
+    for (size_t s = 0; s < n; s++)
+        for (size_t c = 0; c < ds->channels; c++) {
+            size_t at = (s * ds->channels + c) * plane;
+            for (size_t i = 0; i < plane; i++)
+                dst[at + i] = (float)x[at + i] * scale[c] + shift[c];
+        }
 }
 
 int loader_init(Loader *ld, const Dataset *ds, const LoaderConfig *cfg)
@@ -30,7 +54,7 @@ int loader_init(Loader *ld, const Dataset *ds, const LoaderConfig *cfg)
         return -1;
     ld->ds = ds;
     ld->cfg = *cfg;
-    set_scale(ds, cfg->normalize, &ld->scale, &ld->shift);
+    set_scale(ds, cfg->normalize, ld->scale, ld->shift);
     ld->images = xmalloc(ld->shard.n * ds->sample_size);
     ld->labels = xmalloc(ld->shard.n);
     if (dataset_read_range(ds, DATASET_TRAIN, 0, ld->shard.n, ld->images, ld->labels)) {
@@ -60,7 +84,7 @@ int loader_get(const Loader *ld, size_t step, size_t g, float *src, int32_t *lab
     size_t ss = ld->ds->sample_size;
     for (size_t j = 0; j < s->micro; j++) {
         uint32_t i = ld->perm[shard_position(s, step, g, j)];
-        to_float(ld->images + (size_t)i * ss, ss, ld->scale, ld->shift, src + j * ss);
+        to_float(ld->ds, ld->images + (size_t)i * ss, 1, ld->scale, ld->shift, src + j * ss);
         labels[j] = ld->labels[i];
         if (indices)
             indices[j] = i;
@@ -87,7 +111,7 @@ static int eval_init(EvalSet *ev, const Dataset *ds, DatasetSplit split, size_t 
                               "samples", first, first + count, ds->count[split]);
     ev->ds = ds;
     ev->split = split;
-    set_scale(ds, normalize, &ev->scale, &ev->shift);
+    set_scale(ds, normalize, ev->scale, ev->shift);
     shard_eval_range(count, ranks, rank, &ev->first, &ev->count);
     ev->first += first;
     ev->images = xmalloc(ev->count * ds->sample_size + 1);
@@ -116,7 +140,7 @@ int loader_eval_get(const EvalSet *ev, size_t i, size_t n, float *src, int32_t *
         return base_error_set("loader_eval_get: samples [%zu, %zu) outside this rank's %zu", i,
                               i + n, ev->count);
     size_t ss = ev->ds->sample_size;
-    to_float(ev->images + i * ss, n * ss, ev->scale, ev->shift, src);
+    to_float(ev->ds, ev->images + i * ss, n, ev->scale, ev->shift, src);
     for (size_t j = 0; j < n; j++)
         labels[j] = ev->labels[i + j];
     return 0;

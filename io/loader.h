@@ -16,7 +16,8 @@
  * inside the 150 MB a rank may use, and an epoch then costs no reading);
  * loader_epoch computes the epoch's permutation (4 bytes a sample).
  * loader_get converts one micro-batch to float x/255, or with normalize to
- * (x/255 - pixel_mean) / pixel_std using the file's statistics.  The Loader
+ * (x/255 - channel_mean[c]) / channel_std[c] using the file's per-channel
+ * statistics.  The Loader
  * borrows the Dataset, which must outlive it.  Functions return 0, or -1
  * with base_error() set.
  */
@@ -41,7 +42,8 @@ typedef struct {
     const Dataset *ds;
     LoaderConfig cfg;
     Shard shard;
-    float scale, shift;  /* float = x * scale + shift */
+    /* channel c as x * scale[c] + shift[c] */
+    float scale[LENET_MAX_CHANNELS], shift[LENET_MAX_CHANNELS];
     uint8_t *images;     /* (shard.n, C, H, W), sample i in row i */
     uint8_t *labels;     /* (shard.n) */
     uint32_t *perm;      /* (shard.n) the loaded epoch's order; NULL before loader_epoch */
@@ -61,7 +63,7 @@ void loader_free(Loader *ld);
 /* This rank's contiguous share of the test set (shard_eval_range). */
 typedef struct {
     const Dataset *ds;
-    float scale, shift;
+    float scale[LENET_MAX_CHANNELS], shift[LENET_MAX_CHANNELS];
     size_t first, count; /* samples [first, first+count) of `split` */
     DatasetSplit split;  /* DATASET_TEST, or DATASET_TRAIN for validation */
     uint8_t *images;     /* (count, C, H, W) */
@@ -73,6 +75,10 @@ int loader_eval_init(EvalSet *ev, const Dataset *ds, int ranks, int rank, int no
  * validation samples of --val): this rank's contiguous share of them. */
 int loader_val_init(EvalSet *ev, const Dataset *ds, size_t first, size_t count, int ranks,
                     int rank, int normalize);
+/* Converts with the given statistics instead of the file's: channel c as
+ * (x/255 - mean[c]) / std[c], the arithmetic of loader_get (a checkpoint's
+ * own normalisation, whatever the file says). */
+void loader_eval_set_norm(EvalSet *ev, const double *mean, const double *std);
 /* Samples [i, i+n) of this rank's share (i + n <= count). src: (n, C, H, W). */
 int loader_eval_get(const EvalSet *ev, size_t i, size_t n, float *src, int32_t *labels);
 void loader_eval_free(EvalSet *ev);

@@ -25,8 +25,8 @@ quick=0
 [ "${1:-}" = --quick ] && quick=1
 "$here/scripts/setup.sh" build >/dev/null
 bin=$here/build/trainer/shardnet
-# kept when it is the current format (2: with checksums), else made again
-h5dump -a /format_version data/fashion-mnist.h5 2>/dev/null | grep -q '(0): 2$' ||
+# kept when this program reads it (format 2 or 3: with checksums), else made again
+h5dump -a /format_version data/fashion-mnist.h5 2>/dev/null | grep -q '(0): [23]$' ||
   "$bin" prepare >/dev/null
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

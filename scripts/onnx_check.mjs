@@ -5,6 +5,7 @@
 //   node scripts/onnx_check.mjs MODEL.onnx                  golden batch only
 //   node scripts/onnx_check.mjs MODEL.onnx --inputs P.images.f32 --logits P.logits.f32
 //        [--labels P.labels.u8] [--batch B] [--batch1 N]
+//   node scripts/onnx_check.mjs MODEL.onnx --inputs P.images.f32 --predictions P.csv [--batch B]
 //
 // 1. The golden batch in the model's metadata_props (shardnet.golden: test
 //    images as base64 float32 LE, shardnet's logits): run at batch = its size
@@ -13,6 +14,10 @@
 //    all images at batch B (default 64, the last batch partial) and the
 //    first N (default 500) at batch 1; same tolerance and argmax rule;
 //    with --labels also the number of correct predictions.
+// 3. With --inputs/--predictions (a CSV from `shardnet eval --predictions`,
+//    the same samples in the same order): one row per image, onnxruntime's
+//    argmax = the CSV's predicted class for every image, its softmax
+//    probabilities within 1e-5 of the CSV's, and the CSV's own argmax.
 // Prints the max |logit difference| of each check; exit 1 on any failure.
 // Install the runtime with `npm ci --ignore-scripts` (its install script
 // downloads GPU parts; the CPU runtime ships inside the package).
@@ -118,6 +123,55 @@ function compare(what, got, want, n, k, tol, labels) {
   if (sameArgmax !== n) fail(`${what}: argmax differs for ${n - sameArgmax} image(s)`);
 }
 
+// RFC 4180 fields of one line (quoted fields may hold commas and "").
+function csvFields(line) {
+  const out = [];
+  let i = 0;
+  for (;;) {
+    let v = '';
+    if (line[i] === '"') {
+      for (i++; ; i++) {
+        if (i >= line.length) throw new Error(`unterminated quote in: ${line}`);
+        if (line[i] === '"' && line[i + 1] === '"') v += '"', i++;
+        else if (line[i] === '"') { i++; break; }
+        else v += line[i];
+      }
+    } else {
+      while (i < line.length && line[i] !== ',') v += line[i++];
+    }
+    out.push(v);
+    if (i >= line.length) return out;
+    if (line[i] !== ',') throw new Error(`junk after a quoted field in: ${line}`);
+    i++;
+  }
+}
+
+function checkPredictions(file, logits, n, k, classes) {
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.length);
+  const head = csvFields(lines[0]);
+  const want = ['index', 'label', 'label_name', 'predicted', 'predicted_name', ...classes];
+  if (JSON.stringify(head) !== JSON.stringify(want))
+    fail(`${file}: header ${JSON.stringify(head)}, expected ${JSON.stringify(want)}`);
+  if (lines.length - 1 !== n) fail(`${file}: ${lines.length - 1} rows for ${n} images`);
+  let maxDiff = 0, same = 0;
+  for (let i = 0; i < n; i++) {
+    const f = csvFields(lines[i + 1]);
+    if (f.length !== 5 + k || Number(f[0]) !== i) fail(`${file}: row ${i + 1} is malformed: ${lines[i + 1]}`);
+    const p = f.slice(5).map(Number);
+    const row = logits.subarray(i * k, (i + 1) * k);
+    const top = Math.max(...row);
+    const e = Array.from(row, (x) => Math.exp(x - top));
+    const sum = e.reduce((a, b) => a + b, 0);
+    e.forEach((x, j) => { maxDiff = Math.max(maxDiff, Math.abs(x / sum - p[j])); });
+    const mine = argmax(row, k, 0);
+    if (mine === Number(f[3]) && argmax(p, k, 0) === mine && f[4] === classes[mine]) same++;
+  }
+  console.log(`predictions ${file}: ${n} rows, max |probability diff| ${maxDiff.toExponential(3)}, ` +
+              `same predicted class ${same}/${n}`);
+  if (!(maxDiff <= 1e-5)) fail(`predictions: max |probability diff| ${maxDiff} > 1e-5`);
+  if (same !== n) fail(`predictions: predicted class differs for ${n - same} image(s)`);
+}
+
 function option(args, name, dflt) {
   const i = args.indexOf(name);
   return i < 0 ? dflt : args[i + 1];
@@ -149,6 +203,13 @@ async function main() {
   const inputs = option(args, '--inputs');
   if (!inputs) return;
   const images = floatsLE(readFileSync(inputs));
+  const predictions = option(args, '--predictions');
+  if (predictions) {
+    const sample = chw[0] * chw[1] * chw[2], count = images.length / sample;
+    const got = await run(session, images, count, chw, k, Number(option(args, '--batch', 64)));
+    checkPredictions(predictions, got, count, k, JSON.parse(meta['shardnet.classes']));
+    return;
+  }
   const want = floatsLE(readFileSync(option(args, '--logits')));
   const labelsFile = option(args, '--labels');
   const labels = labelsFile ? readFileSync(labelsFile) : null;

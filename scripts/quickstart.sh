@@ -30,8 +30,8 @@ fi
 echo "== summary"
 "$bin" summary
 echo "== prepare"
-# An existing file is kept when it is the current format (2: with checksums).
-if h5dump -a /format_version data/fashion-mnist.h5 2>/dev/null | grep -q '(0): 2$'; then
+# An existing file is kept when this program reads it (format 2 or 3: with checksums).
+if h5dump -a /format_version data/fashion-mnist.h5 2>/dev/null | grep -q '(0): [23]$'; then
   echo "data/fashion-mnist.h5 exists"
 else
   "$bin" prepare

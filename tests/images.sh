@@ -64,6 +64,10 @@ grep -q '^prepare: classes: circle, cross, stripes$' "$dir/prep.out" &&
   grep -q '^prepare: skipped 0 bad image(s), ignored 1 file(s) without' "$dir/prep.out" &&
   pass "prep: sorted class names, the .txt ignored and counted" || fail "prep: summary lines"
 py pixels-rgb check "$dir/f.h5" "$dir/f" 3
+# the file says where it came from (h5dump -A shows the root attributes)
+attr_is() { h5dump -a "/$2" "$1" 2>/dev/null | grep -q "\"$3\""; }
+attr_is "$dir/f.h5" source_format images && attr_is "$dir/f.h5" source_path "$dir/f" &&
+  pass "prep: source_format images, source_path the folder" || fail "prep: source attributes"
 run prep1 prepare --from "$dir/f" --out "$dir/f1.h5" --channels 1
 expect prep1 0 out 'samples of 1x28x28, 3 classes$'
 py pixels-gray check "$dir/f1.h5" "$dir/f" 1
@@ -151,6 +155,8 @@ expect cifar 0 out '^prepare: train 300, test 60 samples of 3x32x32, 10 classes$
 grep -q '^prepare: classes: class-0, class-1, .*, class-9$' "$dir/cifar.out" &&
   pass "cifar: class names from batches.meta.txt" || fail "cifar: class names"
 py cifar-records check-cifar "$dir/c.h5" "$dir/c"
+attr_is "$dir/c.h5" source_format cifar10 && attr_is "$dir/c.h5" source_path "$dir/c" &&
+  pass "cifar: source_format cifar10, source_path the directory" || fail "cifar: source attributes"
 timeout 600 "${mpi[@]}" -np 2 "$bin" train --data "$dir/c.h5" --epochs 1 --batch 20 \
   --micro-batch 10 --run "$dir/crun" >"$dir/ctrain.out" 2>"$dir/ctrain.err"
 rc=$?

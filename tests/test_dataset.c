@@ -14,6 +14,7 @@
 #include "base.h"
 #include "dataset.h"
 #include "fixtures.h"
+#include "shardnet_version.h"
 
 enum { NTRAIN = 3000, NTEST = 123, C = 2, H = 3, W = 5, SS = C * H * W };
 
@@ -46,7 +47,7 @@ static void test_round_trip(void **state)
     assert_int_equal(ds.channels, C);
     assert_int_equal(ds.height, H);
     assert_int_equal(ds.width, W);
-    assert_int_equal(ds.format_version, 2);
+    assert_int_equal(ds.format_version, DATASET_FORMAT_VERSION);
     assert_int_equal(ds.chunk[DATASET_TRAIN], FIXTURE_CHUNK);
     assert_int_equal(ds.num_classes, 10);
     assert_string_equal(ds.class_names[9], "c9");
@@ -56,8 +57,74 @@ static void test_round_trip(void **state)
     double mean, std;
     dataset_pixel_stats(x, (size_t)NTRAIN * SS, &mean, &std);
     assert_true(ds.pixel_mean == mean && ds.pixel_std == std);
+    /* Per channel: a plain two-pass mean and population std of channel c's
+     * pixels, within rounding of the histogram sums. */
+    for (size_t c = 0; c < C; c++) {
+        double sum = 0, sq = 0, n = (double)NTRAIN * H * W;
+        for (size_t s = 0; s < NTRAIN; s++)
+            for (size_t i = 0; i < H * W; i++)
+                sum += x[s * SS + c * H * W + i] / 255.0;
+        double m = sum / n;
+        for (size_t s = 0; s < NTRAIN; s++)
+            for (size_t i = 0; i < H * W; i++) {
+                double d = x[s * SS + c * H * W + i] / 255.0 - m;
+                sq += d * d;
+            }
+        if (fabs(ds.channel_mean[c] - m) > 1e-12 ||
+            fabs(ds.channel_std[c] - sqrt(sq / n)) > 1e-12)
+            fail_msg("channel %zu: mean %.17g std %.17g, expected %.17g %.17g", c,
+                     ds.channel_mean[c], ds.channel_std[c], m, sqrt(sq / n));
+    }
+    assert_true(ds.channel_mean[0] != ds.channel_mean[1]); /* the fixture's channels differ */
+    assert_string_equal(ds.source_format, "unknown");
+    assert_string_equal(ds.created_by, "shardnet " SHARDNET_VERSION);
+    assert_int_equal(strlen(ds.created_utc), 20);
+    assert_int_equal(ds.created_utc[10], 'T');
+    assert_int_equal(strlen(ds.source_fingerprint), 64);
     free(x);
     dataset_free(&ds);
+}
+
+/* A format-2 file (no channel_mean/channel_std, no descriptive strings):
+ * still read, its scalar statistics applying to every channel. */
+static void test_format2_still_read(void **state)
+{
+    const char *path = good_file(state);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    const char *gone[] = {"channel_mean", "channel_std", "axis_order", "pixel_scale",
+                          "source_format", "source_path", "source_fingerprint", "created_by",
+                          "created_utc"};
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        assert_true(H5Adelete(f, gone[i]) >= 0);
+    int two = 2;
+    hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
+    assert_true(a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &two) >= 0);
+    H5Aclose(a);
+    H5Fclose(f);
+    Dataset ds;
+    if (dataset_open(&ds, path))
+        fail_msg("%s", base_error());
+    assert_int_equal(ds.format_version, 2);
+    for (size_t c = 0; c < C; c++)
+        assert_true(ds.channel_mean[c] == ds.pixel_mean && ds.channel_std[c] == ds.pixel_std);
+    assert_string_equal(ds.created_utc, "");
+    dataset_free(&ds);
+}
+
+/* A constant channel cannot be normalised: the writer says which. */
+static void test_constant_channel_refused(void **state)
+{
+    const char *names[10] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
+    uint8_t x[4 * SS], y[4] = {1, 2, 3, 4};
+    for (size_t i = 0; i < sizeof x; i++)
+        x[i] = (i % SS) < H * W ? 7 : (uint8_t)i; /* channel 0 is 7 everywhere */
+    DatasetContents c = {.train = {x, y, 4}, .test = {x, y, 2}, .channels = C, .height = H,
+                         .width = W, .num_classes = 10, .class_names = names};
+    assert_int_equal(dataset_write(fixture_path(*state, "flat.h5"), &c), -1);
+    if (!strstr(base_error(), "channel 0 of the training images is constant (every pixel 7)"))
+        fail_msg("unexpected error: %s", base_error());
+    assert_int_equal(fixture_count_entries(*state), 0);
 }
 
 static void test_pixel_stats(void **state)
@@ -210,8 +277,8 @@ static void write_int_attr(const char *path, const char *name, int value)
 static void test_wrong_format_version(void **state)
 {
     const char *path = good_file(state);
-    write_int_attr(path, "format_version", 3);
-    expect_open_error(path, "attribute format_version: 3, this program reads version 2");
+    write_int_attr(path, "format_version", 4);
+    expect_open_error(path, "attribute format_version: 4, this program reads versions 2 to 3");
     path = good_file(state);
     write_int_attr(path, "format_version", 1);
     expect_open_error(path, "without checksums");
@@ -327,6 +394,7 @@ int main(void)
         T(test_count_mismatch),    T(test_wrong_format_version), T(test_missing_attribute),
         T(test_label_out_of_range), T(test_class_names_count),  T(test_not_hdf5),
         T(test_flipped_image_byte), T(test_huge_sides),         T(test_no_checksums),
+        T(test_format2_still_read), T(test_constant_channel_refused),
     };
     return cmocka_run_group_tests_name("dataset", tests, NULL, NULL);
 }

@@ -65,6 +65,11 @@ static void test_fashion_mnist(void **state)
         assert_string_equal(ds.source_sha256[i], FASHION_SHA256[i]);
     /* The published Fashion-MNIST statistics: mean 0.2860, std 0.3530. */
     assert_true(fabs(ds.pixel_mean - 0.2860) < 1e-4 && fabs(ds.pixel_std - 0.3530) < 1e-4);
+    /* One channel: its statistics are the scalar ones, bit for bit (so
+     * --normalize trains exactly as before the per-channel attributes). */
+    assert_true(ds.channel_mean[0] == ds.pixel_mean && ds.channel_std[0] == ds.pixel_std);
+    assert_string_equal(ds.source_format, "idx");
+    assert_string_equal(ds.source_path, FASHION_DIR);
     dataset_free(&ds);
 }
 

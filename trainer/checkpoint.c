@@ -51,6 +51,12 @@ static void dataset_identity(const Dataset *ds, char *out, size_t n)
     h = hash_update(h, &ds->num_classes, sizeof ds->num_classes);
     h = hash_update(h, &ds->pixel_mean, sizeof ds->pixel_mean);
     h = hash_update(h, &ds->pixel_std, sizeof ds->pixel_std);
+    /* One channel: its statistics are pixel_mean/pixel_std already (and
+     * the identities of existing runs stay as they were). */
+    if (ds->channels > 1) {
+        h = hash_update(h, ds->channel_mean, ds->channels * sizeof *ds->channel_mean);
+        h = hash_update(h, ds->channel_std, ds->channels * sizeof *ds->channel_std);
+    }
     snprintf(out, n, "%zu+%zu samples %zux%zux%zu, sources %016llx", ds->count[0], ds->count[1],
              ds->channels, ds->height, ds->width, (unsigned long long)h);
 }
@@ -79,8 +85,8 @@ static void fill_state(const Trainer *t, TrainState *st)
     for (int i = 0; i < t->ds.num_classes && i < CKPT_MAX_CLASSES; i++)
         snprintf(st->class_names[i], CKPT_CLASS_LEN, "%s", t->ds.class_names[i]);
     for (int i = 0; i < (int)t->ds.channels && i < CKPT_MAX_CHANNELS; i++) {
-        st->mean[i] = c->normalize ? t->ds.pixel_mean : 0.0;
-        st->std[i] = c->normalize ? t->ds.pixel_std : 1.0;
+        st->mean[i] = c->normalize ? t->ds.channel_mean[i] : 0.0;
+        st->std[i] = c->normalize ? t->ds.channel_std[i] : 1.0;
     }
     snprintf(st->sched.name, sizeof st->sched.name, "%s", schedule_name(c->schedule));
     st->sched.lr = c->lr;

@@ -2,7 +2,13 @@
  * accuracy and the confusion matrix of a checkpoint.  Runs on one process
  * or under mpirun (each rank evaluates its share of the test set; integer
  * counts are summed, so the figures are the same for any P).  Rank 0 reads
- * the checkpoint and broadcasts it; rank 0 prints. */
+ * the checkpoint and broadcasts it; rank 0 prints.
+ *
+ * --predictions FILE.csv: every rank keeps its share's logits, rank 0
+ * gathers them and writes one row per test sample (index, label, predicted
+ * class, softmax probabilities in double from the float logits) with
+ * atomic_write_file: FILE is complete or absent.  FILE is checked before any
+ * work (io/outpath.h: never an input, an existing file only with --force). */
 #include <getopt.h>
 #include <inttypes.h>
 #include <omp.h>
@@ -11,7 +17,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <math.h>
+
+#include "atomic.h"
 #include "base.h"
+#include "jsonw.h"
+#include "outpath.h"
+#include "paths.h"
 #include "threads.h"
 #include "ckpt.h"
 #include "commands.h"
@@ -27,12 +39,20 @@ static void eval_usage(FILE *out)
             "  --data FILE   HDF5 dataset (default data/fashion-mnist.h5)\n"
             "  --batch N     images per forward pass (default 128)\n"
             "  --threads N   OpenMP threads per rank (default 1)\n"
-            "  --help        this text\n");
+            "  --predictions FILE.csv\n"
+            "                also write each test sample's index, label, predicted class and\n"
+            "                class probabilities (header: the class names); an existing FILE\n"
+            "                is refused\n"
+            "  --force       replace an existing --predictions FILE\n"
+            "  --help        this text\n"
+            "Exit status: 0 evaluated, 1 failure, 2 usage error.\n");
 }
 
 typedef struct {
     const char *data, *checkpoint;
     long batch, threads;
+    const char *predictions;
+    int force;
 } EvalOptions;
 
 /* 0 ok, 1 --help, 2 usage error (message printed by rank 0). */
@@ -41,9 +61,11 @@ static int parse(int argc, char **argv, EvalOptions *o)
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},
                                          {"batch", required_argument, 0, 'b'},
                                          {"threads", required_argument, 0, 't'},
+                                         {"predictions", required_argument, 0, 'p'},
+                                         {"force", no_argument, 0, 'F'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    *o = (EvalOptions){"data/fashion-mnist.h5", NULL, 128, 1};
+    *o = (EvalOptions){"data/fashion-mnist.h5", NULL, 128, 1, NULL, 0};
     int c, quiet = dist_rank() != 0;
     opterr = !quiet;
     char *end;
@@ -64,6 +86,8 @@ static int parse(int argc, char **argv, EvalOptions *o)
             *(c == 'b' ? &o->batch : &o->threads) = v;
             break;
         }
+        case 'p': o->predictions = optarg; break;
+        case 'F': o->force = 1; break;
         case 'h': return 1;
         default:
             if (!quiet)
@@ -84,6 +108,84 @@ static int parse(int argc, char **argv, EvalOptions *o)
         return 2;
     }
     o->checkpoint = argv[optind];
+    PathRole out[] = {{"--predictions", o->predictions}};
+    PathRole in[] = {{"the checkpoint", o->checkpoint}, {"--data", o->data}};
+    int bad = o->predictions && !o->predictions[0]
+                  ? base_error_set("--predictions: empty file name")
+              : o->predictions ? paths_check_outputs(out, 1, in, 2)
+              : o->force ? base_error_set("--force only applies to --predictions FILE")
+                         : 0;
+    if (bad && !quiet) {
+        fprintf(stderr, "shardnet eval: %s\n\n", base_error());
+        eval_usage(stderr);
+    }
+    return bad ? 2 : 0;
+}
+
+/* Rank 0 checks --predictions FILE (io/outpath.h) before any work; every
+ * rank learns the outcome.  0 ok, -1 (message printed by rank 0). */
+static int check_predictions_path(const EvalOptions *o)
+{
+    int32_t ok = 1;
+    if (o->predictions && dist_rank() == 0 &&
+        outpath_file(o->predictions, "--predictions", o->force, "give --force to replace it") < 0) {
+        fprintf(stderr, "shardnet eval: %s\n", base_error());
+        ok = 0;
+    }
+    dist_broadcast(&ok, sizeof ok, 0);
+    return ok ? 0 : -1;
+}
+
+/* One CSV field: quoted (RFC 4180) when it holds a comma, quote or line break. */
+static void csv_field(Text *t, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        text_put(t, s);
+        return;
+    }
+    text_put(t, "\"");
+    for (const char *c = s; *c; c++) {
+        char one[2] = {*c, 0};
+        text_put(t, *c == '"' ? "\"\"" : one);
+    }
+    text_put(t, "\"");
+}
+
+/* Rows for test samples [0, n): logits (n, k) and labels (n). */
+static int write_predictions(const char *path, const TrainState *st, const Dataset *ds,
+                             const float *logits, const uint8_t *labels, size_t n)
+{
+    const size_t k = (size_t)st->num_classes;
+    Text t = {0};
+    text_put(&t, "index,label,label_name,predicted,predicted_name");
+    for (size_t c = 0; c < k; c++) {
+        text_put(&t, ",");
+        csv_field(&t, ds->class_names[c]);
+    }
+    text_put(&t, "\n");
+    double *p = xmalloc(k * sizeof *p);
+    for (size_t i = 0; i < n; i++) {
+        const float *l = logits + i * k;
+        size_t pred = 0;
+        for (size_t c = 1; c < k; c++) /* the first of equal maxima, as evaluator_run */
+            if (l[c] > l[pred])
+                pred = c;
+        double sum = 0;
+        for (size_t c = 0; c < k; c++)
+            sum += p[c] = exp((double)l[c] - (double)l[pred]);
+        text_printf(&t, "%zu,%u,", i, labels[i]);
+        csv_field(&t, ds->class_names[labels[i]]);
+        text_printf(&t, ",%zu,", pred);
+        csv_field(&t, ds->class_names[pred]);
+        for (size_t c = 0; c < k; c++)
+            text_printf(&t, ",%.9g", p[c] / sum);
+        text_put(&t, "\n");
+    }
+    free(p);
+    int rc = atomic_write_file(path, t.data, t.len);
+    text_free(&t);
+    if (rc < 0)
+        return base_error_set("--predictions %s: %s", path, base_error());
     return 0;
 }
 
@@ -150,8 +252,57 @@ static void print_report(const TrainState *st, const Dataset *ds, const EvalCoun
     }
 }
 
+/* Every rank's share of logits and labels to rank 0 (padded to the
+ * largest share), which writes the CSV; collective.  0, or -1 on every rank. */
+static int gather_and_write(const EvalOptions *o, const TrainState *st, const Dataset *ds,
+                            const EvalSet *ev, const float *logits)
+{
+    const size_t k = (size_t)st->num_classes, n = ds->count[DATASET_TEST];
+    const int ranks = dist_size();
+    size_t most = 0, first, count;
+    for (int r = 0; r < ranks; r++) {
+        shard_eval_range(n, ranks, r, &first, &count);
+        most = count > most ? count : most;
+    }
+    const size_t row = k * sizeof(float) + 1; /* logits, then the label byte */
+    uint8_t *mine = xcalloc(most * row + 1, 1);
+    for (size_t i = 0; i < ev->count; i++) {
+        memcpy(mine + i * row, logits + i * k, k * sizeof(float));
+        mine[i * row + k * sizeof(float)] = ev->labels[i];
+    }
+    uint8_t *all = dist_rank() == 0 ? xmalloc((size_t)ranks * most * row + 1) : NULL;
+    dist_gather_bytes(mine, most * row, all);
+    int32_t ok = 1;
+    if (dist_rank() == 0) {
+        float *l = xmalloc(n * k * sizeof(float) + 1);
+        uint8_t *labels = xmalloc(n + 1);
+        for (int r = 0; r < ranks; r++) {
+            shard_eval_range(n, ranks, r, &first, &count);
+            for (size_t i = 0; i < count; i++) {
+                const uint8_t *src = all + ((size_t)r * most + i) * row;
+                memcpy(l + (first + i) * k, src, k * sizeof(float));
+                labels[first + i] = src[k * sizeof(float)];
+            }
+        }
+        if (write_predictions(o->predictions, st, ds, l, labels, n) < 0) {
+            fprintf(stderr, "shardnet eval: %s\n", base_error());
+            ok = 0;
+        } else {
+            printf("predictions: %zu test samples written to %s\n", n, o->predictions);
+        }
+        free(l);
+        free(labels);
+    }
+    free(mine);
+    free(all);
+    dist_broadcast(&ok, sizeof ok, 0);
+    return ok ? 0 : -1;
+}
+
 static int run_eval(const EvalOptions *o)
 {
+    if (check_predictions_path(o) < 0)
+        return 1;
     TrainState st;
     size_t n = 0;
     float *params = load_checkpoint(o->checkpoint, &st, &n);
@@ -169,9 +320,15 @@ static int run_eval(const EvalOptions *o)
     }
     Evaluator e = {0};
     EvalSet ev = {0};
-    int normalize = st.std[0] != 1.0 || st.mean[0] != 0.0;
-    ok = ok && loader_eval_init(&ev, &ds, dist_size(), dist_rank(), normalize) == 0;
+    /* The checkpoint's input normalisation (what the model was trained on,
+     * as the exports carry it), not the file's statistics. */
+    ok = ok && loader_eval_init(&ev, &ds, dist_size(), dist_rank(), 0) == 0;
+    if (ok)
+        loader_eval_set_norm(&ev, st.mean, st.std);
     ok = ok && evaluator_init(&e, st.arch, &ds, (size_t)o->batch) == 0;
+    const size_t k = (size_t)st.num_classes;
+    if (ok && o->predictions)
+        e.logits_out = xcalloc(ev.count * k + 1, sizeof(float));
     EvalCounts counts;
     evalcounts_init(&counts, st.num_classes);
     struct timespec a, b;
@@ -196,6 +353,9 @@ static int run_eval(const EvalOptions *o)
         }
         status = 0;
     }
+    if (!bad && o->predictions && gather_and_write(o, &st, &ds, &ev, e.logits_out) < 0)
+        status = 1;
+    free(e.logits_out);
     evalcounts_free(&counts);
     evaluator_free(&e);
     loader_eval_free(&ev);

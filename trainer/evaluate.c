@@ -27,6 +27,8 @@ int evaluator_run(Evaluator *e, const EvalSet *ev, const float *params, EvalCoun
         if (loader_eval_get(ev, i, n, e->src, e->labels) < 0)
             return -1;
         lenet_forward(&e->model, params, e->src);
+        if (e->logits_out)
+            memcpy(e->logits_out + i * k, e->model.logits, n * k * sizeof(float));
         for (size_t j = 0; j < n; j++) {
             const float *logits = e->model.logits + j * k;
             LossResult r = loss_softmax_xent(logits, e->labels + j, 1, k, NULL);

@@ -21,6 +21,7 @@ typedef struct {
     size_t batch;
     float *src;    /* (batch, C, H, W) */
     int32_t *labels;
+    float *logits_out; /* NULL, or (ev->count, classes): each sample's logits, set by the caller */
 } Evaluator;
 
 typedef struct {
