@@ -30,6 +30,8 @@ commands=(
   "verify;-;-;-;qui;quiet;quiet;-;-;missing argument (give one or more CHECKPOINT files)"
   "prepare;format;png;'png' is not a choice (auto|idx|images|cifar10);form;format;force;extra;unexpected argument 'extra' (prepare takes options only);-"
   "predict;top;0;0 is out of range (an integer in 1..256);to;top;json;-;-;missing argument (give a CHECKPOINT and one or more INPUTs)"
+  "eval;batch;0;0 is out of range (an integer in 1..4096);bat;batch;force;a b;unexpected argument 'b' (give one CHECKPOINT);missing argument (give one CHECKPOINT)"
+  "export;format;tflite;'tflite' is not a choice (onnx|safetensors);form;format;bake-normalization;a b;unexpected argument 'b' (give one CHECKPOINT);missing argument (give one CHECKPOINT)"
 )
 
 ok() { echo "ok   $1"; pass=$((pass + 1)); }
@@ -116,7 +118,7 @@ done
 # --threads N, else OMP_NUM_THREADS, else 1; a bad count says the same.
 # Each row: the command and the arguments it needs besides options (files
 # that need not exist: the thread count is checked before any is read).
-computing=("train" "bench" "predict c.h5 x.png")
+computing=("train" "bench" "predict c.h5 x.png" "eval c.h5")
 threads_rule="an integer in 1..1024, or unset for 1 thread; --threads N overrides it"
 for row in "${computing[@]}"; do
   read -r -a args <<<"$row"
