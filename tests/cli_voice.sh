@@ -160,6 +160,11 @@ top() {
     bad "$name: exit $rc, want 2 and exactly:" "$want" "-- got:" "$(head -5 "$dir/err")"
   fi
 }
+# Every command that `shardnet --help` lists has a row in the table above.
+for cmd in ${all//|/ }; do
+  printf '%s\n' "${commands[@]}" | grep -q "^$cmd;" && ok "$cmd: has a row in the commands table" ||
+    bad "$cmd: no row in the commands table (add one)"
+done
 top "no command" "shardnet: no command given (give one of $all)" --
 top "unknown command" "shardnet: 'frobnicate' is not a command ($all)" -- frobnicate
 top "a prefix of a command" "shardnet: 'tra' is not a command ($all)" -- tra
