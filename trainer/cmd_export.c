@@ -156,8 +156,8 @@ int cmd_export(int argc, char **argv)
     }
     if (rc || settle(&o, format_given) < 0)
         return opts_fail("export", base_error());
-    /* One thread, as `shardnet eval` computes by default: the golden
-     * logits are shardnet's own for this model. */
+    /* One thread whatever OMP_NUM_THREADS says: the golden logits in the
+     * file do not depend on the environment the export ran in. */
     base_flush_denormals();
     omp_set_num_threads(1);
     return run_export(&o);

@@ -13,8 +13,8 @@
  * Probabilities are the softmax of the logits, in double.
  * One process, no MPI; its OpenMP threads are set as every computing
  * command sets them (threads.h: --threads, else OMP_NUM_THREADS, else 1).
- * Exit status: 0 printed, 1 an input or the
- * checkpoint is bad (nothing printed), 2 usage error. */
+ * Exit status: 0 printed, 1 an input or the checkpoint is bad (nothing
+ * printed), 2 usage error. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
