@@ -40,9 +40,10 @@ check "summary huge input"        2 'outside the supported'   -- "$bin" summary 
 check "bench bad batch"           2 '--batch: 0 is out of range \(an integer in 1..4096\)'         -- "$bin" bench --batch 0
 check "predict --help"           0 'usage: shardnet predict' -- "$bin" predict --help
 check "help lists predict"        0 '^  predict +top-k classes' -- "$bin" --help
-check "predict needs an input"    2 'give a checkpoint and at least one input' -- "$bin" predict c.h5
-check "predict unknown flag"      2 "unrecognized option '--bogus'" -- "$bin" predict --bogus c.h5 x.png
-check "predict bad --split"       2 "--split must be train or test, not 'val'" -- "$bin" predict --split val c.h5 x.png
+check "predict needs an input"    2 '^shardnet predict: missing argument \(give a CHECKPOINT and one or more INPUTs\)$' -- "$bin" predict c.h5
+check "predict unknown flag"      2 "^shardnet predict: --bogus: unknown option$" -- "$bin" predict --bogus c.h5 x.png
+check "predict bad --split"       2 "^shardnet predict: --split: 'val' is not a choice \(train\|test\)$" -- "$bin" predict --split val c.h5 x.png
+check "predict bad --rows"        2 "^shardnet predict: --rows: '5-2' is not valid \(all, or rows N and ranges A-B with A <= B, separated by commas, e.g. 0,5,10-19\)$" -- "$bin" predict --rows 5-2 c.h5 x.png
 check "predict missing checkpoint" 1 "checkpoint '/nonexistent/c.h5': cannot open" -- "$bin" predict /nonexistent/c.h5 x.png
 check "verify --help"             0 'usage: shardnet verify'  -- "$bin" verify --help
 check "verify unknown flag"       2 "^shardnet verify: --bogus: unknown option$" -- "$bin" verify --bogus

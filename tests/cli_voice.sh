@@ -28,6 +28,10 @@ commands=(
   "bench;layout;nchwc;'nchwc' is not a choice (nhwc|nchw);bat;batch;profile;extra;unexpected argument 'extra' (bench takes options only);-"
   "info;-;-;-;js;json;json;a b;unexpected argument 'b' (give one CHECKPOINT or RUN_DIR);missing argument (give one CHECKPOINT or RUN_DIR)"
   "verify;-;-;-;qui;quiet;quiet;-;-;missing argument (give one or more CHECKPOINT files)"
+  "prepare;format;png;'png' is not a choice (auto|idx|images|cifar10);form;format;force;extra;unexpected argument 'extra' (prepare takes options only);-"
+  "predict;top;0;0 is out of range (an integer in 1..256);to;top;json;-;-;missing argument (give a CHECKPOINT and one or more INPUTs)"
+  "eval;batch;0;0 is out of range (an integer in 1..4096);bat;batch;force;a b;unexpected argument 'b' (give one CHECKPOINT);missing argument (give one CHECKPOINT)"
+  "export;format;tflite;'tflite' is not a choice (onnx|safetensors);form;format;bake-normalization;a b;unexpected argument 'b' (give one CHECKPOINT);missing argument (give one CHECKPOINT)"
 )
 
 ok() { echo "ok   $1"; pass=$((pass + 1)); }
@@ -112,14 +116,18 @@ done
 
 # The commands that compute take their thread count one way (threads.h):
 # --threads N, else OMP_NUM_THREADS, else 1; a bad count says the same.
-computing=(train bench)
+# Each row: the command and the arguments it needs besides options (files
+# that need not exist: the thread count is checked before any is read).
+computing=("train" "bench" "predict c.h5 x.png" "eval c.h5")
 threads_rule="an integer in 1..1024, or unset for 1 thread; --threads N overrides it"
-for cmd in "${computing[@]}"; do
+for row in "${computing[@]}"; do
+  read -r -a args <<<"$row"
+  cmd=${args[0]}
   OMP_NUM_THREADS=4,2 usage_error "$cmd: bad OMP_NUM_THREADS" "$cmd" \
-    "OMP_NUM_THREADS: '4,2' is not valid ($threads_rule)" -- "$cmd"
+    "OMP_NUM_THREADS: '4,2' is not valid ($threads_rule)" -- "${args[@]}"
   usage_error "$cmd: --threads 0" "$cmd" "--threads: 0 is out of range (an integer in 1..1024)" -- \
-    "$cmd" --threads 0
-  OMP_THREAD_LIMIT=1 "$bin" "$cmd" --threads 2 >"$dir/out" 2>"$dir/err"
+    "${args[@]}" --threads 0
+  OMP_THREAD_LIMIT=1 "$bin" "${args[@]}" --threads 2 >"$dir/out" 2>"$dir/err"
   rc=$?
   if [[ $rc -eq 2 ]] && grep -qx "shardnet $cmd: --threads: 2 is more than this process can run (at most 1, set by OpenMP's thread limit (OMP_THREAD_LIMIT))" "$dir/err"; then
     ok "$cmd: --threads above OMP_THREAD_LIMIT"
@@ -152,6 +160,11 @@ top() {
     bad "$name: exit $rc, want 2 and exactly:" "$want" "-- got:" "$(head -5 "$dir/err")"
   fi
 }
+# Every command that `shardnet --help` lists has a row in the table above.
+for cmd in ${all//|/ }; do
+  printf '%s\n' "${commands[@]}" | grep -q "^$cmd;" && ok "$cmd: has a row in the commands table" ||
+    bad "$cmd: no row in the commands table (add one)"
+done
 top "no command" "shardnet: no command given (give one of $all)" --
 top "unknown command" "shardnet: 'frobnicate' is not a command ($all)" -- frobnicate
 top "a prefix of a command" "shardnet: 'tra' is not a command ($all)" -- tra

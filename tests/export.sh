@@ -192,9 +192,9 @@ ck=$dir/classic/$(cat "$dir/classic/latest")
 run e-help "$bin" export --help
 expect_ok e-help "export --help" "usage: shardnet export CHECKPOINT --format onnx|safetensors"
 run e-format "$bin" export "$ck" --format tflite --data "$dir/fm.h5" --out "$dir/e.out"
-expect_fail e-format 2 "unknown format 'tflite' (expected onnx or safetensors)" "unknown format"
+expect_fail e-format 2 "shardnet export: --format: 'tflite' is not a choice (onnx|safetensors)" "unknown format"
 run e-noformat "$bin" export "$ck" --data "$dir/fm.h5"
-expect_fail e-noformat 2 "format onnx|safetensors is required" "no --format"
+expect_fail e-noformat 2 "shardnet export: --format: not given (onnx|safetensors; it is required)" "no --format"
 run e-missing "$bin" export "$dir/nope.h5" --format onnx --data "$dir/fm.h5" --out "$dir/e.onnx"
 expect_fail e-missing 1 "nope.h5" "missing checkpoint"
 cp "$ck" "$dir/corrupt.h5"

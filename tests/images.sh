@@ -107,9 +107,9 @@ mkdir -p "$dir/n/train/a"
 run notest prepare --from "$dir/n" --format images --out "$dir/n.h5"
 expect notest 1 err "n/test: cannot open directory: No such file or directory \(an image folder holds"
 run sizeonly prepare --from "$dir/f" --out "$dir/x.h5" --resize
-expect sizeonly 2 err '--resize needs --size HxW'
+expect sizeonly 2 err '^shardnet prepare: --resize: no --size to resample to \(give --size HxW with it\)$'
 run sizeidx prepare --out "$dir/x.h5" --size 28x28
-expect sizeidx 2 err '--size is for image folders'
+expect sizeidx 2 err '^shardnet prepare: --size: /usr/share/datasets/fashion-mnist is read as idx, not as an image folder \('
 
 # ---- train on 2 ranks, predict, eval ----
 timeout 600 "${mpi[@]}" -np 2 "$bin" train --data "$dir/f.h5" --epochs 1 --batch 16 \
@@ -139,11 +139,11 @@ expect wideok 0 out 'wide.png +- +1  '
 run notimage predict "$ckpt" "$dir/bad/train/cross/text.png"
 expect notimage 1 err 'text.png: .*not a PNG, JPEG or HDF5 file either'
 run top0 predict --top 0 "$ckpt" "$dir/f.h5"
-expect top0 2 err '--top needs an integer 1..256'
+expect top0 2 err '^shardnet predict: --top: 0 is out of range \(an integer in 1..256\)$'
 run top4 predict --top 4 "$ckpt" "$dir/f.h5"
-expect top4 2 err '--top 4, but the model has 3 classes'
+expect top4 2 err "^shardnet predict: --top: 4 is more than the 3 classes of $ckpt \\(an integer in 1..3\\)$"
 run rows predict --rows 5-2 "$ckpt" "$dir/f.h5"
-expect rows 2 err '--rows needs'
+expect rows 2 err "^shardnet predict: --rows: '5-2' is not valid \\(all, or rows N and ranges A-B with A <= B, separated by commas, e.g. 0,5,10-19\\)$"
 run row75 predict --rows 75 "$ckpt" "$dir/f.h5"
 expect row75 1 err 'f.h5: row 75 asked for \(--rows\), but it has 75 test rows'
 run graymodel predict "$ckpt" "$dir/g.h5"

@@ -188,9 +188,12 @@ case_ cli seed-negative 2 "--seed: '-5' is not valid \\(an integer in 0..2\^64-1
 case_ cli threads-limit 2 '--threads: 2 is more than this process can run \(at most 1, set by .*OMP_THREAD_LIMIT' -- env OMP_THREAD_LIMIT=1 $t --threads 2
 case_ cli threads-affinity 2 '--threads: 2 is more than .*at most 1, set by the CPU affinity' -- taskset -c 0 $t --threads 2
 case_ cli threads-huge 2 '--threads: 100000 is out of range \(an integer in 1..1024\)' -- $t --threads 100000
-case_ cli eval-threads-huge 2 'integer 1..1024' -- "$bin" eval "$ck" --data "$dir/good.h5" --threads 100000
-case_ cli eval-threads-limit 2 'at most 1, set by' -- env OMP_THREAD_LIMIT=1 "$bin" eval "$ck" --data "$dir/good.h5" --threads 2
-case_ cli eval-batch-huge 2 'integer 1..4096' -- "$bin" eval "$ck" --data "$dir/good.h5" --batch 100000
+case_ cli eval-threads-huge 2 '^shardnet eval: --threads: 100000 is out of range \(an integer in 1..1024\)$' -- "$bin" eval "$ck" --data "$dir/good.h5" --threads 100000
+case_ cli eval-threads-limit 2 '^shardnet eval: --threads: 2 is more than this process can run \(at most 1, set by' -- env OMP_THREAD_LIMIT=1 "$bin" eval "$ck" --data "$dir/good.h5" --threads 2
+case_ cli eval-batch-huge 2 '^shardnet eval: --batch: 100000 is out of range \(an integer in 1..4096\)$' -- "$bin" eval "$ck" --data "$dir/good.h5" --batch 100000
+# eval takes its thread count as every computing command (threads.h) and says it.
+case_ cli eval-omp-threads 0 '^inference: .*\(1 rank\(s\) x 2 thread\(s\), batch 128\)$' -- env OMP_NUM_THREADS=2 "$bin" eval "$ck" --data "$dir/good.h5"
+case_ cli eval-threads-flag 0 '^inference: .*\(1 rank\(s\) x 1 thread\(s\), batch 128\)$' -- env OMP_NUM_THREADS=2 "$bin" eval "$ck" --data "$dir/good.h5" --threads 1
 case_ cli bench-threads 2 '^shardnet bench: OMP_NUM_THREADS: 2 is more than this process can run \(at most 1' -- env OMP_NUM_THREADS=2 taskset -c 0 "$bin" bench --steps 1
 case_ cli summary-huge 2 'outside the supported' -- "$bin" summary --input 1,1,2147483648,2147483648
 case_ cli summary-small 2 'too small' -- "$bin" summary --input 1,1,8,8

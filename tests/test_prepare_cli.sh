@@ -24,9 +24,10 @@ expect() {
 }
 
 expect help 0 out '^usage: shardnet prepare' -- prepare --help
-expect bad-flag 2 err '^usage: shardnet prepare' -- prepare --frob
-expect stray-arg 2 err "unexpected argument 'extra'" -- prepare extra
-expect empty-classes 2 err '--classes needs 1 to 256 non-empty names' -- prepare --classes 'a,,b'
+expect bad-flag 2 err "^shardnet prepare: --frob: unknown option$" -- prepare --frob
+expect stray-arg 2 err "^shardnet prepare: unexpected argument 'extra' \(prepare takes options only\)$" -- prepare extra
+expect empty-classes 2 err "^shardnet prepare: --classes: 'a,,b' has an empty name \(1 to 256 non-empty names separated by commas\)$" -- prepare --classes 'a,,b'
+expect many-classes 2 err '^shardnet prepare: --classes: more than 256 names \(' -- prepare --classes "$(seq -s, 0 256)"
 expect missing-dir 1 err "shardnet prepare: $tmp/none: neither train-images-idx3-ubyte nor train-images-idx3-ubyte.gz found" \
   -- prepare --from "$tmp/none" --out "$tmp/o/x.h5"
 [ ! -e "$tmp/o/x.h5" ] || { echo "FAIL missing-dir: output exists"; fails=$((fails + 1)); }
@@ -45,11 +46,14 @@ grep -q "^prepare: classes: T-shirt/top, Trouser, .*, Ankle boot$" "$tmp/out" ||
 grep -q "^prepare: wrote $tmp/data/fm.h5 in " "$tmp/out" || { echo "FAIL fashion: wrote line"; fails=$((fails + 1)); }
 [ -f "$tmp/data/fm.h5" ] || { echo "FAIL fashion: no output file"; fails=$((fails + 1)); }
 
-expect bad-format 2 err "--format must be auto, idx, images or cifar10, not 'png'" -- prepare --format png
-expect bad-channels 2 err "--channels must be 1 or 3, not '2'" -- prepare --channels 2 --from "$tmp"
-expect bad-size 2 err "--size needs HxW with each side 1..16384 \(e.g. 28x28\), not '28'" -- prepare --size 28
-expect bad-on-bad 2 err "--on-bad-image must be fail or skip, not 'ignore'" -- prepare --on-bad-image ignore
-expect classes-images 2 err "--classes is for IDX files" -- prepare --format images --from "$tmp" --classes a,b
+expect bad-format 2 err "^shardnet prepare: --format: 'png' is not a choice \(auto\|idx\|images\|cifar10\)$" -- prepare --format png
+expect bad-channels 2 err "^shardnet prepare: --channels: '2' is not a choice \(1\|3\)$" -- prepare --channels 2 --from "$tmp"
+expect bad-size 2 err "^shardnet prepare: --size: '28' is not valid \(HxW with each side 1..16384, e.g. 28x28\)$" -- prepare --size 28
+expect huge-size 2 err "^shardnet prepare: --size: 28x16385 is out of range \(HxW with each side 1..16384, e.g. 28x28\)$" -- prepare --size 28x16385
+expect bad-on-bad 2 err "^shardnet prepare: --on-bad-image: 'ignore' is not a choice \(fail\|skip\)$" -- prepare --on-bad-image ignore
+expect classes-images 2 err "^shardnet prepare: --classes: $tmp is read as images, whose class names come from the data \(--classes is for --format idx\)$" -- prepare --format images --from "$tmp" --classes a,b
+expect images-option-idx 2 err "^shardnet prepare: --channels: $tmp is read as idx, not as an image folder \(--size, --resize, --channels and --on-bad-image are for --format images\)$" -- prepare --channels 3 --from "$tmp"
+expect no-name 2 err "^shardnet prepare: --out: not given, and --from '/' has no name to take for it \(give --out FILE\)$" -- prepare --format cifar10 --from /
 expect no-cifar 1 err "no data_batch_\*.bin files" -- prepare --format cifar10 --from "$tmp" --out "$tmp/c.h5"
 expect top-level 0 out '^  prepare +convert IDX files' -- --help
 echo "$fails failure(s)"

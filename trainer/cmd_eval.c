@@ -9,9 +9,8 @@
  * class, softmax probabilities in double from the float logits) with
  * atomic_write_file: FILE is complete or absent.  FILE is checked before any
  * work (io/outpath.h: never an input, an existing file only with --force). */
-#include <getopt.h>
 #include <inttypes.h>
-#include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "commands.h"
 #include "dist.h"
 #include "evaluate.h"
+#include "opts.h"
 
 static void eval_usage(FILE *out)
 {
@@ -36,9 +36,10 @@ static void eval_usage(FILE *out)
             "usage: shardnet eval [options] CHECKPOINT      (optionally under mpirun -np P)\n\n"
             "Evaluates a checkpoint on the test split: loss, accuracy, per-class accuracy\n"
             "(class names from the dataset) and the confusion matrix.\n\n"
-            "  --data FILE   HDF5 dataset (default data/fashion-mnist.h5)\n"
-            "  --batch N     images per forward pass (default 128)\n"
-            "  --threads N   OpenMP threads per rank (default 1)\n"
+            "  --data FILE   HDF5 dataset (default: data/fashion-mnist.h5)\n"
+            "  --batch N     images per forward pass, 1..4096 (default: 128)\n"
+            "  --threads N   OpenMP threads per rank (default: OMP_NUM_THREADS if set,\n"
+            "                else 1)\n"
             "  --predictions FILE.csv\n"
             "                also write each test sample's index, label, predicted class and\n"
             "                class probabilities (header: the class names); an existing FILE\n"
@@ -50,76 +51,21 @@ static void eval_usage(FILE *out)
 
 typedef struct {
     const char *data, *checkpoint;
-    long batch, threads;
+    int64_t batch, threads;
     const char *predictions;
-    int force;
+    bool force;
 } EvalOptions;
 
-/* 0 ok, 1 --help, 2 usage error (message printed by rank 0). */
-static int parse(int argc, char **argv, EvalOptions *o)
+/* The checks between options and arguments once they are read; -1 with
+ * base_error(). */
+static int check_options(const EvalOptions *o)
 {
-    static const struct option opts[] = {{"data", required_argument, 0, 'd'},
-                                         {"batch", required_argument, 0, 'b'},
-                                         {"threads", required_argument, 0, 't'},
-                                         {"predictions", required_argument, 0, 'p'},
-                                         {"force", no_argument, 0, 'F'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    *o = (EvalOptions){"data/fashion-mnist.h5", NULL, 128, 1, NULL, 0};
-    int c, quiet = dist_rank() != 0;
-    opterr = !quiet;
-    char *end;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': o->data = optarg; break;
-        case 'b':
-        case 't': {
-            /* 4096 images a forward pass already need ~0.5 GB; threads
-             * beyond the machine's are checked below. */
-            long v = strtol(optarg, &end, 10), hi = c == 'b' ? 4096 : 1024;
-            if (*end || end == optarg || optarg[0] < '0' || optarg[0] > '9' || v < 1 || v > hi) {
-                if (!quiet)
-                    fprintf(stderr, "shardnet eval: --%s needs an integer 1..%ld, got '%s'\n",
-                            c == 'b' ? "batch" : "threads", hi, optarg);
-                return 2;
-            }
-            *(c == 'b' ? &o->batch : &o->threads) = v;
-            break;
-        }
-        case 'p': o->predictions = optarg; break;
-        case 'F': o->force = 1; break;
-        case 'h': return 1;
-        default:
-            if (!quiet)
-                eval_usage(stderr);
-            return 2;
-        }
-    }
-    if (threads_check("--threads", o->threads) < 0) {
-        if (!quiet)
-            fprintf(stderr, "shardnet eval: %s\n", base_error());
-        return 2;
-    }
-    if (argc - optind != 1) {
-        if (!quiet) {
-            fprintf(stderr, "shardnet eval: give exactly one checkpoint\n\n");
-            eval_usage(stderr);
-        }
-        return 2;
-    }
-    o->checkpoint = argv[optind];
+    if (o->force && !o->predictions)
+        return base_error_set("--force: only applies to --predictions FILE (give --predictions "
+                              "FILE.csv with it)");
     PathRole out[] = {{"--predictions", o->predictions}};
     PathRole in[] = {{"the checkpoint", o->checkpoint}, {"--data", o->data}};
-    int bad = o->predictions && !o->predictions[0]
-                  ? base_error_set("--predictions: empty file name")
-              : o->predictions ? paths_check_outputs(out, 1, in, 2)
-              : o->force ? base_error_set("--force only applies to --predictions FILE")
-                         : 0;
-    if (bad && !quiet) {
-        fprintf(stderr, "shardnet eval: %s\n\n", base_error());
-        eval_usage(stderr);
-    }
-    return bad ? 2 : 0;
+    return o->predictions ? paths_check_outputs(out, 1, in, 2) : 0;
 }
 
 /* Rank 0 checks --predictions FILE (io/outpath.h) before any work; every
@@ -347,9 +293,10 @@ static int run_eval(const EvalOptions *o)
         dist_sum_i64(counts.confusion, (size_t)(st.num_classes * st.num_classes));
         if (dist_rank() == 0) {
             print_report(&st, &ds, &counts, o);
-            printf("\ninference: %lld images in %.3f s, %.0f img/s (%d rank(s), batch %ld)\n",
-                   (long long)counts.totals.samples, seconds,
-                   (double)counts.totals.samples / seconds, dist_size(), o->batch);
+            printf("\ninference: %lld images in %.3f s, %.0f img/s (%d rank(s) x %lld "
+                   "thread(s), batch %lld)\n", (long long)counts.totals.samples, seconds,
+                   (double)counts.totals.samples / seconds, dist_size(), (long long)o->threads,
+                   (long long)o->batch);
         }
         status = 0;
     }
@@ -367,16 +314,31 @@ static int run_eval(const EvalOptions *o)
 int cmd_eval(int argc, char **argv)
 {
     dist_init(&argc, &argv);
-    EvalOptions o;
-    int rc = parse(argc, argv, &o);
-    if (rc == 1 && dist_rank() == 0)
-        eval_usage(stdout);
-    if (rc == 0) {
-        base_flush_denormals();
-        omp_set_num_threads((int)o.threads);
-        rc = run_eval(&o);
-    } else if (rc == 1) {
+    EvalOptions o = {.data = "data/fashion-mnist.h5", .batch = 128};
+    /* 4096 images a forward pass already need ~0.5 GB. */
+    const Opt opts[] = {
+        OPTION_STRING("data", &o.data, "an HDF5 dataset file"),
+        OPTION_INT("batch", &o.batch, 1, 4096),
+        OPTION_INT("threads", &o.threads, 1, THREADS_MAX),
+        OPTION_STRING("predictions", &o.predictions, "a CSV file name"),
+        OPTION_FLAG("force", &o.force),
+        OPTS_END,
+    };
+    const OptSpec spec = {"eval", opts, "one CHECKPOINT", 1, 1};
+    int n_pos, rc = opts_parse(&spec, argc, argv, &n_pos);
+    if (rc == OPTS_OK)
+        o.checkpoint = argv[1];
+    /* Every rank reads the same arguments and reaches the same verdict;
+     * rank 0 says it. */
+    if (rc == OPTS_HELP) {
+        if (dist_rank() == 0)
+            eval_usage(stdout);
         rc = 0;
+    } else if (rc || threads_setup(o.threads, &o.threads) < 0 || check_options(&o) < 0) {
+        rc = dist_rank() == 0 ? opts_fail("eval", base_error()) : 2;
+    } else {
+        base_flush_denormals();
+        rc = run_eval(&o);
     }
     dist_finalize();
     return rc;

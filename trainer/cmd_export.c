@@ -6,8 +6,8 @@
  * atomically (no partial file on any failure).
  * Exit 0 written, 1 failure (message names the file and the problem),
  * 2 usage error.  One process, no MPI. */
-#include <getopt.h>
 #include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,7 @@
 #include "export.h"
 #include "export_onnx.h"
 #include "export_safetensors.h"
+#include "opts.h"
 #include "paths.h"
 
 static void export_usage(FILE *out)
@@ -50,10 +51,12 @@ static void export_usage(FILE *out)
 
 typedef enum { FORMAT_ONNX, FORMAT_SAFETENSORS } ExportFormat;
 
+static const char *const format_names[] = {"onnx", "safetensors", NULL};
+
 typedef struct {
     const char *checkpoint, *out, *data, *format_name;
     ExportFormat format;
-    int force, bake;
+    bool force, bake;
     char default_out[4096];
 } ExportOptions;
 
@@ -68,69 +71,28 @@ static int default_out(ExportOptions *o)
                       ? (size_t)(dot - o->checkpoint) : strlen(o->checkpoint);
     int n = snprintf(o->default_out, sizeof o->default_out, "%.*s%s", (int)stem, o->checkpoint,
                      ext);
-    if (n < 0 || (size_t)n >= sizeof o->default_out) {
-        fprintf(stderr, "shardnet export: checkpoint path too long\n");
-        return 2;
-    }
+    if (n < 0 || (size_t)n >= sizeof o->default_out)
+        return base_error_set("--out: not given, and the checkpoint's path is too long to "
+                              "name it after (give --out FILE)");
     o->out = o->default_out;
     return 0;
 }
 
-static int usage_error(const char *fmt, const char *arg)
+/* The checks between options and the argument once they are read, and
+ * the default --out; -1 with base_error(). */
+static int settle(ExportOptions *o, bool format_given)
 {
-    fprintf(stderr, "shardnet export: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n\n");
-    export_usage(stderr);
-    return 2;
-}
-
-/* 0 ok, 1 --help, 2 usage error (printed). */
-static int parse(int argc, char **argv, ExportOptions *o)
-{
-    static const struct option opts[] = {{"format", required_argument, 0, 'f'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"data", required_argument, 0, 'd'},
-                                         {"force", no_argument, 0, 'F'},
-                                         {"bake-normalization", no_argument, 0, 'B'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    memset(o, 0, sizeof *o);
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f': o->format_name = optarg; break;
-        case 'o': o->out = optarg; break;
-        case 'd': o->data = optarg; break;
-        case 'F': o->force = 1; break;
-        case 'B': o->bake = 1; break;
-        case 'h': return 1;
-        default: export_usage(stderr); return 2;
-        }
-    }
-    if (argc - optind != 1)
-        return usage_error("give exactly one checkpoint%s", "");
-    o->checkpoint = argv[optind];
-    if (!o->format_name)
-        return usage_error("--format onnx|safetensors is required%s", "");
-    if (!strcmp(o->format_name, "onnx"))
-        o->format = FORMAT_ONNX;
-    else if (!strcmp(o->format_name, "safetensors"))
-        o->format = FORMAT_SAFETENSORS;
-    else
-        return usage_error("unknown format '%s' (expected onnx or safetensors)", o->format_name);
+    if (!format_given)
+        return base_error_set("--format: not given (onnx|safetensors; it is required)");
+    o->format_name = format_names[o->format];
     if (o->bake && o->format != FORMAT_ONNX)
-        return usage_error("--bake-normalization needs --format onnx (safetensors holds the "
-                           "tensors only)%s", "");
-    if (o->data && !o->data[0])
-        return usage_error("--data: empty file name%s", "");
-    if (!o->out && default_out(o) != 0)
-        return 2;
+        return base_error_set("--bake-normalization: only for --format onnx (safetensors holds "
+                              "the tensors only)");
+    if (!o->out && default_out(o) < 0)
+        return -1;
     PathRole out[] = {{"--out", o->out}};
     PathRole in[] = {{"the checkpoint", o->checkpoint}, {"--data", o->data}};
-    if (paths_check_outputs(out, 1, in, 2) < 0)
-        return usage_error("%s", base_error());
-    return 0;
+    return paths_check_outputs(out, 1, in, 2);
 }
 
 static int run_export(const ExportOptions *o)
@@ -171,15 +133,32 @@ static int run_export(const ExportOptions *o)
 
 int cmd_export(int argc, char **argv)
 {
-    ExportOptions o;
-    int rc = parse(argc, argv, &o);
-    if (rc == 1) {
+    ExportOptions o = {0};
+    int format = FORMAT_ONNX;
+    bool format_given = false;
+    const Opt opts[] = {
+        OPTION_CHOICE("format", &format, format_names, .given = &format_given),
+        OPTION_STRING("out", &o.out, "a file name"),
+        OPTION_STRING("data", &o.data, "an HDF5 dataset file"),
+        OPTION_FLAG("force", &o.force),
+        OPTION_FLAG("bake-normalization", &o.bake),
+        OPTS_END,
+    };
+    const OptSpec spec = {"export", opts, "one CHECKPOINT", 1, 1};
+    int n_pos, rc = opts_parse(&spec, argc, argv, &n_pos);
+    if (rc == OPTS_HELP) {
         export_usage(stdout);
         return 0;
     }
-    if (rc != 0)
-        return rc;
-    base_flush_denormals(); /* as `shardnet eval` computes */
+    if (rc == OPTS_OK) {
+        o.checkpoint = argv[1];
+        o.format = (ExportFormat)format;
+    }
+    if (rc || settle(&o, format_given) < 0)
+        return opts_fail("export", base_error());
+    /* One thread whatever OMP_NUM_THREADS says: the golden logits in the
+     * file do not depend on the environment the export ran in. */
+    base_flush_denormals();
     omp_set_num_threads(1);
     return run_export(&o);
 }

@@ -11,10 +11,12 @@
  * and go through the same ops/ LeNet forward as `shardnet eval`, so a
  * dataset row gets the probabilities eval computes its loss from.
  * Probabilities are the softmax of the logits, in double.
- * One process, no MPI.  Exit status: 0 printed, 1 an input or the
- * checkpoint is bad (nothing printed), 2 usage error. */
-#include <getopt.h>
+ * One process, no MPI; its OpenMP threads are set as every computing
+ * command sets them (threads.h: --threads, else OMP_NUM_THREADS, else 1).
+ * Exit status: 0 printed, 1 an input or the checkpoint is bad (nothing
+ * printed), 2 usage error. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,8 @@
 #include "idx.h"
 #include "image.h"
 #include "lenet.h"
+#include "opts.h"
+#include "threads.h"
 
 #define DEFAULT_TOP 5
 #define PREDICT_BATCH 128
@@ -43,27 +47,28 @@ static void predict_usage(FILE *out)
             "copied to R, G and B for an RGB model, RGB images become BT.601 luma for a\n"
             "gray one; the size must be the model's unless --resize.  The checkpoint's input\n"
             "normalisation is applied.\n\n"
-            "  --top K        the K most probable classes (default %d, or every class when\n"
-            "                 the model has fewer)\n"
+            "  --top K        the K most probable classes, 1..%d (default: %d, or every\n"
+            "                 class when the model has fewer)\n"
             "  --rows LIST    rows of HDF5/IDX inputs: all, or N and A-B (inclusive)\n"
-            "                 separated by commas, e.g. 0,5,10-19 (default 0)\n"
-            "  --split S      rows of an HDF5 dataset's train or test split (default test)\n"
+            "                 separated by commas, e.g. 0,5,10-19 (default: 0)\n"
+            "  --split S      rows of an HDF5 dataset's train or test split (default: test)\n"
             "  --resize       resample images of another size (bilinear, antialiased when\n"
             "                 shrinking: prepare --resize's rule)\n"
             "  --json         one JSON document instead of the table\n"
+            "  --threads N    OpenMP threads (default: OMP_NUM_THREADS if set, else 1)\n"
             "  --help         this text\n"
             "Exit status: 0 printed, 1 a bad input or checkpoint, 2 usage error.\n",
-            DEFAULT_TOP);
+            CKPT_MAX_CLASSES, DEFAULT_TOP);
 }
 
 typedef struct {
     const char *checkpoint;
     char **inputs;
     int n_inputs;
-    long top;          /* 0: the default */
+    int64_t top;       /* 0: the default */
     const char *rows;
     int split;         /* DatasetSplit */
-    int resize, json;
+    bool resize, json;
 } PredictOptions;
 
 /* One sample to predict: where it came from and its pixels' row. */
@@ -97,7 +102,7 @@ static uint8_t *batch_add(Batch *b, const char *input, long row, int label)
 }
 
 /* --rows: "all" -> *all = 1; else ascending-or-not list of rows, ranges
- * expanded.  -1 when malformed. */
+ * expanded.  -1 when malformed (*rows is then still to be freed). */
 static int parse_rows(const char *s, long **rows, size_t *n, int *all)
 {
     *rows = NULL;
@@ -383,79 +388,48 @@ static void print_json(const TrainState *st, const Batch *b, const double *probs
     json_decref(doc);
 }
 
-/* 0 ok, 1 --help, 2 usage error (message printed). */
-static int parse(int argc, char **argv, PredictOptions *o)
+/* --rows: checks the list, keeps the text (load_inputs expands it). */
+static int read_rows(const char *arg, void *dst)
 {
-    static const struct option opts[] = {{"top", required_argument, 0, 'k'},
-                                         {"rows", required_argument, 0, 'r'},
-                                         {"split", required_argument, 0, 's'},
-                                         {"resize", no_argument, 0, 'R'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    *o = (PredictOptions){.rows = "0", .split = DATASET_TEST};
-    int c;
-    char *end;
     long *rows;
     size_t n;
-    int all;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'k':
-            o->top = strtol(optarg, &end, 10);
-            if (*end || end == optarg || optarg[0] < '0' || optarg[0] > '9' || o->top < 1 ||
-                o->top > CKPT_MAX_CLASSES) {
-                fprintf(stderr, "shardnet predict: --top needs an integer 1..%d, got '%s'\n",
-                        CKPT_MAX_CLASSES, optarg);
-                return 2;
-            }
-            break;
-        case 'r':
-            if (parse_rows(optarg, &rows, &n, &all)) {
-                fprintf(stderr, "shardnet predict: --rows needs 'all' or rows N and ranges A-B "
-                                "(A <= B) separated by commas, e.g. 0,5,10-19; got '%s'\n",
-                        optarg);
-                return 2;
-            }
-            free(rows);
-            o->rows = optarg;
-            break;
-        case 's':
-            if (strcmp(optarg, "train") && strcmp(optarg, "test")) {
-                fprintf(stderr, "shardnet predict: --split must be train or test, not '%s'\n",
-                        optarg);
-                return 2;
-            }
-            o->split = strcmp(optarg, "train") ? DATASET_TEST : DATASET_TRAIN;
-            break;
-        case 'R': o->resize = 1; break;
-        case 'j': o->json = 1; break;
-        case 'h': return 1;
-        default: predict_usage(stderr); return 2;
-        }
-    }
-    if (argc - optind < 2) {
-        fprintf(stderr, "shardnet predict: give a checkpoint and at least one input\n\n");
-        predict_usage(stderr);
-        return 2;
-    }
-    o->checkpoint = argv[optind];
-    o->inputs = argv + optind + 1;
-    o->n_inputs = argc - optind - 1;
+    int all, rc = parse_rows(arg, &rows, &n, &all);
+    free(rows);
+    if (rc)
+        return base_error_set("'%s' is not valid", arg);
+    *(const char **)dst = arg;
     return 0;
 }
 
 int cmd_predict(int argc, char **argv)
 {
-    PredictOptions o;
-    int rc = parse(argc, argv, &o);
-    if (rc == 1) {
+    static const char *const splits[] = {"train", "test", NULL};
+    PredictOptions o = {.rows = "0"};
+    int split_index = 1;
+    int64_t threads = 0;
+    const Opt opts[] = {
+        OPTION_INT("top", &o.top, 1, CKPT_MAX_CLASSES),
+        OPTION_CUSTOM("rows", &o.rows, read_rows,
+                      "all, or rows N and ranges A-B with A <= B, separated by commas, "
+                      "e.g. 0,5,10-19"),
+        OPTION_CHOICE("split", &split_index, splits),
+        OPTION_FLAG("resize", &o.resize),
+        OPTION_FLAG("json", &o.json),
+        OPTION_INT("threads", &threads, 1, THREADS_MAX),
+        OPTS_END,
+    };
+    const OptSpec spec = {"predict", opts, "a CHECKPOINT and one or more INPUTs", 2, -1};
+    int n_pos, rc = opts_parse(&spec, argc, argv, &n_pos);
+    if (rc == OPTS_HELP) {
         predict_usage(stdout);
         return 0;
     }
-    if (rc)
-        return rc;
+    if (rc || threads_setup(threads, &threads) < 0)
+        return opts_fail("predict", base_error());
+    o.split = split_index == 0 ? DATASET_TRAIN : DATASET_TEST;
+    o.checkpoint = argv[1];
+    o.inputs = argv + 2;
+    o.n_inputs = n_pos - 1;
     base_flush_denormals();
     TrainState st;
     float *params = NULL, *momentum = NULL;
@@ -466,11 +440,11 @@ int cmd_predict(int argc, char **argv)
     }
     free(momentum);
     const size_t classes = (size_t)st.num_classes;
-    if (o.top > (long)classes) {
-        fprintf(stderr, "shardnet predict: --top %ld, but the model has %zu classes\n", o.top,
-                classes);
+    if (o.top > (int64_t)classes) {
+        base_error_set("--top: %lld is more than the %zu classes of %s (an integer in 1..%zu)",
+                       (long long)o.top, classes, o.checkpoint, classes);
         free(params);
-        return 2;
+        return opts_fail("predict", base_error());
     }
     size_t k = o.top ? (size_t)o.top : classes < DEFAULT_TOP ? classes : DEFAULT_TOP;
     Batch b = {.c = st.input_c, .h = st.input_h, .w = st.input_w, .classes = st.num_classes,

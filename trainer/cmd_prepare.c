@@ -3,7 +3,7 @@
  * folder or CIFAR-10's binary batches (io/imagefolder.h).
  * Exit status: 0 written, 1 failed (nothing written), 2 usage error. */
 #include <errno.h>
-#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,7 @@
 #include "outpath.h"
 #include "commands.h"
 #include "import.h"
+#include "opts.h"
 
 #define DEFAULT_FROM "/usr/share/datasets/fashion-mnist"
 #define DEFAULT_OUT "data/fashion-mnist.h5"
@@ -26,55 +27,66 @@ static void usage(FILE *out)
             "usage: shardnet prepare [--from DIR] [--out FILE] [--force] [--format F]\n"
             "                        [--classes A,B,...] [--size HxW] [--resize]\n"
             "                        [--channels 1|3] [--on-bad-image fail|skip]\n\n"
-            "Converts a dataset into one HDF5 file.  Formats (--format, default auto:\n"
-            "images when DIR/train is a directory, cifar10 when DIR/test_batch.bin exists,\n"
-            "else idx):\n"
+            "Converts a dataset into one HDF5 file.  Formats (--format; auto: images when\n"
+            "DIR/train is a directory, cifar10 when DIR/test_batch.bin exists, else idx):\n"
             "  idx      train-images-idx3-ubyte, train-labels-idx1-ubyte,\n"
             "           t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each .gz or plain)\n"
             "  images   DIR/train/<class>/*.png|jpg|jpeg and DIR/test/<class>/...; classes\n"
             "           are the folder names, sorted, the same in both splits\n"
             "  cifar10  DIR/data_batch_*.bin and DIR/test_batch.bin (CIFAR-10's binary\n"
             "           version); class names from DIR/batches.meta.txt when present\n\n"
-            "  --from DIR         source directory (default " DEFAULT_FROM ")\n"
-            "  --out FILE         output file, missing directories created (default\n"
-            "                     " DEFAULT_OUT " for idx, data/NAME.h5 for images and\n"
-            "                     cifar10, NAME being DIR's last component); an existing\n"
-            "                     FILE is refused\n"
+            "  --from DIR         source directory (default: " DEFAULT_FROM ")\n"
+            "  --out FILE         output file, missing directories created; an existing\n"
+            "                     FILE is refused (default: " DEFAULT_OUT " for idx,\n"
+            "                     data/NAME.h5 for images and cifar10, NAME being DIR's\n"
+            "                     last component)\n"
             "  --force            replace an existing --out FILE\n"
-            "  --format F         auto, idx, images or cifar10 (default auto)\n"
+            "  --format F         auto, idx, images or cifar10 (default: auto)\n"
             "  --classes A,B,...  idx: class names, their number is the class count (default:\n"
             "                     Fashion-MNIST's ten names when the training labels are\n"
             "                     Fashion-MNIST's, else \"0\"..\"9\")\n"
             "images only:\n"
-            "  --size HxW         image size (default: the first image's); every image must\n"
-            "                     have it, unless --resize\n"
+            "  --size HxW         image size; every image must have it, unless --resize\n"
+            "                     (default: the first image's)\n"
             "  --resize           resample images of another size to --size (bilinear,\n"
             "                     antialiased when shrinking; needs --size)\n"
             "  --channels 1|3     1: gray (RGB images by BT.601 luma), 3: RGB (gray images\n"
-            "                     copied to R, G, B); default 1 when every image is gray,\n"
-            "                     else 3\n"
-            "  --on-bad-image A   fail (default): stop at the first bad image, naming it;\n"
-            "                     skip: name each bad image on stderr, leave it out, count\n"
-            "                     them.  Bad: unreadable, not a PNG/JPEG, damaged, with an\n"
-            "                     alpha channel or CMYK, or of the wrong size\n"
+            "                     copied to R, G, B) (default: 1 when every image is gray,\n"
+            "                     else 3)\n"
+            "  --on-bad-image A   fail: stop at the first bad image, naming it; skip: name\n"
+            "                     each bad image on stderr, leave it out, count them\n"
+            "                     (default: fail).  Bad: unreadable, not a PNG/JPEG,\n"
+            "                     damaged, with an alpha channel or CMYK, or of the wrong size\n"
             "  --help             this text\n"
             "Exit status: 0 written, 1 failed (nothing written), 2 usage error.\n");
 }
 
-/* Splits a comma-separated list in place; returns the count, 0 if any name is empty. */
-static int split_classes(char *list, const char **names, int max)
+/* --classes A,B,...: the names, split from a copy of the value (text,
+ * owned: free it). */
+typedef struct {
+    char *text;
+    const char *names[256];
+    int n;
+} ClassList;
+
+static int parse_classes(const char *arg, void *dst)
 {
-    int n = 0;
-    for (char *p = list;; p++) {
+    ClassList *l = dst;
+    free(l->text);
+    l->text = xstrdup(arg);
+    l->n = 0;
+    for (char *p = l->text;;) {
         char *comma = strchr(p, ',');
         if (comma)
             *comma = '\0';
-        if (!*p || n == max)
-            return 0;
-        names[n++] = p;
+        if (!*p)
+            return base_error_set("'%s' has an empty name", arg);
+        if (l->n == 256)
+            return base_error_set("more than 256 names");
+        l->names[l->n++] = p;
         if (!comma)
-            return n;
-        p = comma;
+            return 0;
+        p = comma + 1;
     }
 }
 
@@ -100,20 +112,23 @@ static void report(const ImportConfig *cfg, const ImportReport *rep, const char 
     printf("prepare: wrote %s in %.2f s\n", cfg->out, seconds);
 }
 
-/* "28x28" -> 28, 28 (each side 1..IMAGE_MAX_SIDE); -1 when malformed. */
-static int parse_size(const char *s, size_t *h, size_t *w)
+/* --size "28x28" -> (size_t[2]){28, 28}, each side 1..16384. */
+static int parse_size(const char *s, void *dst)
 {
+    size_t *hw = dst;
     char *end;
     if (*s < '1' || *s > '9')
-        return -1;
+        return base_error_set("'%s' is not valid", s);
     unsigned long a = strtoul(s, &end, 10);
     if (*end != 'x' || end[1] < '1' || end[1] > '9')
-        return -1;
+        return base_error_set("'%s' is not valid", s);
     unsigned long b = strtoul(end + 1, &end, 10);
-    if (*end || a > 16384 || b > 16384)
-        return -1;
-    *h = a;
-    *w = b;
+    if (*end)
+        return base_error_set("'%s' is not valid", s);
+    if (a > 16384 || b > 16384)
+        return base_error_set("%s is out of range", s);
+    hw[0] = a;
+    hw[1] = b;
     return 0;
 }
 
@@ -175,121 +190,46 @@ static int exists(const char *dir, const char *name, int want_dir)
     return !stat(path, &sb) && (want_dir ? S_ISDIR(sb.st_mode) : S_ISREG(sb.st_mode));
 }
 
-int cmd_prepare(int argc, char **argv)
+/* The checks between options once the format is known (auto resolved
+ * into *format), and the default --out of a folder or CIFAR-10 into
+ * out_name; -1 with base_error() "--opt: what is wrong (what is allowed)". */
+static int settle(ImportConfig *cfg, const char **format, const char *image_option,
+                  bool resize, bool size_given, bool out_given, char *out_name, size_t cap)
 {
-    static const struct option options[] = {
-        {"from", required_argument, NULL, 'f'},
-        {"out", required_argument, NULL, 'o'},
-        {"classes", required_argument, NULL, 'c'},
-        {"force", no_argument, NULL, 'F'},
-        {"format", required_argument, NULL, 'm'},
-        {"size", required_argument, NULL, 's'},
-        {"resize", no_argument, NULL, 'r'},
-        {"channels", required_argument, NULL, 'C'},
-        {"on-bad-image", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0},
-    };
-    ImportConfig cfg = {.from = DEFAULT_FROM, .out = DEFAULT_OUT};
-    FolderConfig fc = {0};
-    const char *names[256], *format = "auto", *image_option = NULL;
-    int opt, force = 0, out_given = 0;
-    char out_name[4096];
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (opt) {
-        case 'f': cfg.from = optarg; break;
-        case 'o': cfg.out = optarg; out_given = 1; break;
-        case 'F': force = 1; break;
-        case 'c':
-            cfg.num_classes = split_classes(optarg, names, 256);
-            if (!cfg.num_classes) {
-                fprintf(stderr, "shardnet prepare: --classes needs 1 to 256 non-empty names\n");
-                usage(stderr);
-                return 2;
-            }
-            cfg.class_names = names;
-            break;
-        case 'm':
-            if (strcmp(optarg, "auto") && strcmp(optarg, "idx") && strcmp(optarg, "images") &&
-                strcmp(optarg, "cifar10")) {
-                fprintf(stderr, "shardnet prepare: --format must be auto, idx, images or "
-                                "cifar10, not '%s'\n", optarg);
-                return 2;
-            }
-            format = optarg;
-            break;
-        case 's':
-            image_option = "--size";
-            if (parse_size(optarg, &fc.height, &fc.width)) {
-                fprintf(stderr, "shardnet prepare: --size needs HxW with each side 1..16384 "
-                                "(e.g. 28x28), not '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'r': fc.resize = 1; image_option = "--resize"; break;
-        case 'C':
-            image_option = "--channels";
-            if (strcmp(optarg, "1") && strcmp(optarg, "3")) {
-                fprintf(stderr, "shardnet prepare: --channels must be 1 or 3, not '%s'\n",
-                        optarg);
-                return 2;
-            }
-            fc.channels = (size_t)(optarg[0] - '0');
-            break;
-        case 'b':
-            image_option = "--on-bad-image";
-            if (strcmp(optarg, "fail") && strcmp(optarg, "skip")) {
-                fprintf(stderr, "shardnet prepare: --on-bad-image must be fail or skip, not "
-                                "'%s'\n", optarg);
-                return 2;
-            }
-            fc.skip_bad = !strcmp(optarg, "skip");
-            break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "shardnet prepare: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
-    if (fc.resize && !fc.height) {
-        fprintf(stderr, "shardnet prepare: --resize needs --size HxW (the size to resample to)\n");
-        return 2;
-    }
-    if (!strcmp(format, "auto"))
-        format = exists(cfg.from, "train", 1)            ? "images"
-                 : exists(cfg.from, "test_batch.bin", 0) ? "cifar10"
-                                                         : "idx";
-    if (image_option && strcmp(format, "images")) {
-        fprintf(stderr, "shardnet prepare: %s is for image folders (--format images), and %s "
-                        "is read as %s\n", image_option, cfg.from, format);
-        return 2;
-    }
-    if (cfg.class_names && strcmp(format, "idx")) {
-        fprintf(stderr, "shardnet prepare: --classes is for IDX files; %s is read as %s, whose "
-                        "class names come from the data\n", cfg.from, format);
-        return 2;
-    }
-    if (!out_given && strcmp(format, "idx")) {
+    if (resize && !size_given)
+        return base_error_set("--resize: no --size to resample to (give --size HxW with it)");
+    if (!strcmp(*format, "auto"))
+        *format = exists(cfg->from, "train", 1)            ? "images"
+                  : exists(cfg->from, "test_batch.bin", 0) ? "cifar10"
+                                                           : "idx";
+    if (image_option && strcmp(*format, "images"))
+        return base_error_set("--%s: %s is read as %s, not as an image folder (--size, "
+                              "--resize, --channels and --on-bad-image are for --format "
+                              "images)", image_option, cfg->from, *format);
+    if (cfg->class_names && strcmp(*format, "idx"))
+        return base_error_set("--classes: %s is read as %s, whose class names come from the "
+                              "data (--classes is for --format idx)", cfg->from, *format);
+    if (!out_given && strcmp(*format, "idx")) {
         /* Not Fashion-MNIST: named after the source directory. */
         char from[4096];
-        snprintf(from, sizeof from, "%s", cfg.from);
+        snprintf(from, sizeof from, "%s", cfg->from);
         size_t n = strlen(from);
         while (n > 1 && from[n - 1] == '/')
             from[--n] = '\0';
         const char *slash = strrchr(from, '/'), *name = slash ? slash + 1 : from;
-        if (!*name || !strcmp(name, ".") || !strcmp(name, "..")) {
-            fprintf(stderr, "shardnet prepare: give --out FILE (no name to take from --from "
-                            "'%s')\n", cfg.from);
-            return 2;
-        }
-        snprintf(out_name, sizeof out_name, "data/%s.h5", name);
-        cfg.out = out_name;
+        if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+            return base_error_set("--out: not given, and --from '%s' has no name to take for "
+                                  "it (give --out FILE)", cfg->from);
+        snprintf(out_name, cap, "data/%s.h5", name);
+        cfg->out = out_name;
     }
-    if (outpath_file(cfg.out, "--out", force, "give --force to replace it") < 0) {
+    return 0;
+}
+
+/* Writes the dataset: 0, or 1 with the message printed. */
+static int run(ImportConfig *cfg, FolderConfig *fc, const char *format, bool force)
+{
+    if (outpath_file(cfg->out, "--out", force, "give --force to replace it") < 0) {
         fprintf(stderr, "shardnet prepare: %s\n", base_error());
         return 1;
     }
@@ -299,14 +239,14 @@ int cmd_prepare(int argc, char **argv)
         Progress p = {isatty(2), t0, t0};
         int rc;
         if (!strcmp(format, "images")) {
-            fc.root = cfg.from;
-            fc.out = cfg.out;
-            fc.progress = progress;
-            fc.on_skip = skipped;
-            fc.ctx = &p;
-            rc = imagefolder_import(&fc, &rep);
+            fc->root = cfg->from;
+            fc->out = cfg->out;
+            fc->progress = progress;
+            fc->on_skip = skipped;
+            fc->ctx = &p;
+            rc = imagefolder_import(fc, &rep);
         } else {
-            rc = cifar10_import(cfg.from, cfg.out, 0, &rep);
+            rc = cifar10_import(cfg->from, cfg->out, 0, &rep);
         }
         if (rc) {
             fprintf(stderr, "%sshardnet prepare: %s\n", p.tty && p.last != p.start ? "\n" : "",
@@ -314,19 +254,78 @@ int cmd_prepare(int argc, char **argv)
             folder_report_free(&rep);
             return 1;
         }
-        report_folder(cfg.out, &rep, format, now() - t0);
+        report_folder(cfg->out, &rep, format, now() - t0);
         folder_report_free(&rep);
         return 0;
     }
     ImportReport rep;
-    if (import_idx(&cfg, &rep)) {
+    if (import_idx(cfg, &rep)) {
         fprintf(stderr, "shardnet prepare: %s\n", base_error());
         return 1;
     }
-    report(&cfg, &rep, cfg.class_names ? cfg.class_names
+    report(cfg, &rep, cfg->class_names ? cfg->class_names
                        : rep.fashion   ? IMPORT_FASHION_CLASSES
                                        : (const char *const[]){"0", "1", "2", "3", "4", "5", "6",
                                                                "7", "8", "9"},
            now() - t0);
     return 0;
+}
+
+int cmd_prepare(int argc, char **argv)
+{
+    static const char *const formats[] = {"auto", "idx", "images", "cifar10", NULL};
+    static const char *const channel_counts[] = {"1", "3", NULL};
+    static const char *const on_bad[] = {"fail", "skip", NULL};
+    ImportConfig cfg = {.from = DEFAULT_FROM, .out = DEFAULT_OUT};
+    FolderConfig fc = {0};
+    ClassList classes = {0};
+    size_t size[2] = {0, 0}; /* H, W */
+    int format_index = 0, channels_index = -1, on_bad_index = 0;
+    bool force = false, resize = false, out_given = false, size_given = false,
+         channels_given = false, on_bad_given = false;
+    const Opt opts[] = {
+        OPTION_STRING("from", &cfg.from, "a directory"),
+        OPTION_STRING("out", &cfg.out, "a file name", .given = &out_given),
+        OPTION_FLAG("force", &force),
+        OPTION_CHOICE("format", &format_index, formats),
+        OPTION_CUSTOM("classes", &classes, parse_classes,
+                      "1 to 256 non-empty names separated by commas"),
+        OPTION_CUSTOM("size", size, parse_size, "HxW with each side 1..16384, e.g. 28x28",
+                      .given = &size_given),
+        OPTION_FLAG("resize", &resize),
+        OPTION_CHOICE("channels", &channels_index, channel_counts, .given = &channels_given),
+        OPTION_CHOICE("on-bad-image", &on_bad_index, on_bad, .given = &on_bad_given),
+        OPTS_END,
+    };
+    const OptSpec spec = {"prepare", opts, NULL, 0, 0};
+    char out_name[4096];
+    int n_pos, rc = opts_parse(&spec, argc, argv, &n_pos);
+    if (rc == OPTS_HELP) {
+        usage(stdout);
+        rc = 0;
+    } else if (rc == OPTS_OK) {
+        const char *format = formats[format_index];
+        const char *image_option = size_given       ? "size"
+                                   : resize         ? "resize"
+                                   : channels_given ? "channels"
+                                   : on_bad_given   ? "on-bad-image"
+                                                    : NULL;
+        if (classes.n) {
+            cfg.num_classes = classes.n;
+            cfg.class_names = classes.names;
+        }
+        fc.height = size[0];
+        fc.width = size[1];
+        fc.resize = resize;
+        fc.channels = channels_index < 0 ? 0 : channels_index ? 3 : 1;
+        fc.skip_bad = on_bad_index == 1;
+        rc = settle(&cfg, &format, image_option, resize, size_given, out_given, out_name,
+                    sizeof out_name) < 0
+                 ? opts_fail("prepare", base_error())
+                 : run(&cfg, &fc, format, force);
+    } else {
+        rc = opts_fail("prepare", base_error());
+    }
+    free(classes.text);
+    return rc;
 }

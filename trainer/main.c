@@ -119,7 +119,7 @@ int main(int argc, char **argv)
         snprintf(what, sizeof what, "'%.100s' is not a command", name);
         return top_fail(what, "");
     }
-    static char full[64]; /* "shardnet prepare" in getopt's messages */
+    static char full[64]; /* argv[0] = "shardnet prepare" (opts_parse skips it) */
     snprintf(full, sizeof full, "shardnet %s", cmd->name);
     argv[0] = full;
     return cmd->run(argc, argv);

@@ -3,7 +3,7 @@
  * oneDNN waits for every OpenMP thread of a parallel region: asking for
  * more threads than OpenMP will create (OMP_THREAD_LIMIT) made a step spin
  * forever, and an absurd count made thread creation fail inside the
- * runtime (a crash).  So train, eval and bench check the count first
+ * runtime (a crash).  So every command that computes checks the count first
  * against the smallest of: OpenMP's thread limit, the CPUs in this
  * process's affinity mask (mpirun --bind-to core gives one), and the CPU
  * quota of its cgroup (cpu.max, rounded up).
