@@ -333,6 +333,8 @@ int imagefolder_import(const FolderConfig *cfg, FolderReport *rep)
         rep->test = s.count[1];
         dataset_pixel_stats(c.train.images, c.train.count * rep->channels * plane,
                             &rep->pixel_mean, &rep->pixel_std);
+        dataset_channel_stats(c.train.images, c.train.count, rep->channels, plane,
+                              rep->channel_mean, rep->channel_std);
         rc = import_make_parent(cfg->out);
         if (!rc)
             rc = dataset_write(cfg->out, &c);
@@ -499,6 +501,8 @@ int cifar10_import(const char *dir, const char *out, int deflate, FolderReport *
         rep->any_colour = 1;
         dataset_pixel_stats(images[0], count[0] * CIFAR_PIXELS, &rep->pixel_mean,
                             &rep->pixel_std);
+        dataset_channel_stats(images[0], count[0], 3, (size_t)CIFAR_SIDE * CIFAR_SIDE,
+                              rep->channel_mean, rep->channel_std);
         rc = import_make_parent(out);
         if (!rc)
             rc = dataset_write(out, &c);

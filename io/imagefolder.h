@@ -66,6 +66,7 @@ typedef struct {
     char files[8][4096];
     char file_sha256[8][CHECKSUM_HEX_LEN + 1];
     double pixel_mean, pixel_std; /* training pixels, x/255 */
+    double channel_mean[3], channel_std[3]; /* the same per channel (first `channels`) */
 } FolderReport;
 
 extern const char *const CIFAR10_CLASSES[10];

@@ -155,6 +155,18 @@ expect cifar 0 out '^prepare: train 300, test 60 samples of 3x32x32, 10 classes$
 grep -q '^prepare: classes: class-0, class-1, .*, class-9$' "$dir/cifar.out" &&
   pass "cifar: class names from batches.meta.txt" || fail "cifar: class names"
 py cifar-records check-cifar "$dir/c.h5" "$dir/c"
+# the per-channel line of the report is the file's channel_mean/channel_std
+if /usr/bin/python3 - "$dir/c.h5" "$dir/cifar.out" <<'PY'
+import re, sys
+import h5py
+with h5py.File(sys.argv[1], "r") as f:
+    want = list(f.attrs["channel_mean"]) + list(f.attrs["channel_std"])
+line = [l for l in open(sys.argv[2]) if l.startswith("prepare: per channel")][0]
+got = [float(x) for x in re.findall(r"\d+\.\d+", line)]
+sys.exit(0 if len(got) == 6 and all(abs(a - b) < 1e-6 for a, b in zip(got, want)) else 1)
+PY
+then pass "cifar: the per-channel mean/std line equals the file's channel_mean/channel_std"
+else fail "cifar: per-channel line"; fi
 attr_is "$dir/c.h5" source_format cifar10 && attr_is "$dir/c.h5" source_path "$dir/c" &&
   pass "cifar: source_format cifar10, source_path the directory" || fail "cifar: source attributes"
 timeout 600 "${mpi[@]}" -np 2 "$bin" train --data "$dir/c.h5" --epochs 1 --batch 20 \

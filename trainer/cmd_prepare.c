@@ -171,6 +171,15 @@ static void report_folder(const char *out, const FolderReport *rep, const char *
         printf("%s %s", i ? "," : "", rep->class_names[i]);
     printf("\nprepare: training pixels x/255: mean %.6f, std %.6f\n", rep->pixel_mean,
            rep->pixel_std);
+    if (rep->channels > 1) {
+        printf("prepare: per channel (what --normalize uses): mean");
+        for (size_t c = 0; c < rep->channels; c++)
+            printf(" %.6f", rep->channel_mean[c]);
+        printf(", std");
+        for (size_t c = 0; c < rep->channels; c++)
+            printf(" %.6f", rep->channel_std[c]);
+        printf("\n");
+    }
     if (!strcmp(format, "images")) {
         printf("prepare: skipped %zu bad image(s), ignored %zu file(s) without a .png/.jpg/.jpeg "
                "name\n", rep->skipped, rep->ignored);
