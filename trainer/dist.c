@@ -91,9 +91,15 @@ void dist_init(int *argc, char ***argv)
      * with another rank's lines or its own abort banner (seen in the
      * watchdog and start-up agreement reports). */
     setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
-    int rc = MPI_Init(argc, argv);
+    /* FUNNELED: the micro-batch workers (train.c) are threads, but only the
+     * main thread ever calls MPI. */
+    int provided = MPI_THREAD_SINGLE;
+    int rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
     if (rc != MPI_SUCCESS)
-        die("MPI_Init failed (error %d)", rc);
+        die("MPI_Init_thread failed (error %d)", rc);
+    if (provided < MPI_THREAD_FUNNELED)
+        die("this MPI library gives thread level %d, below MPI_THREAD_FUNNELED: shardnet's "
+            "worker threads need it (use an MPI built with thread support)", provided);
     /* From here on a die() must take every rank down. */
     base_set_abort_hook(abort_world);
     MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
