@@ -223,12 +223,13 @@ static int source_fingerprint(const DatasetContents *c, char *hex)
     return rc;
 }
 
-static int write_attributes(hid_t file, const DatasetContents *c)
+static int write_attributes(hid_t file, const DatasetContents *c, DatasetStats *st)
 {
     int version = DATASET_FORMAT_VERSION;
-    double mean, std, cmean[LENET_MAX_CHANNELS], cstd[LENET_MAX_CHANNELS];
+    double *cmean = st->channel_mean, *cstd = st->channel_std;
     const size_t plane = c->height * c->width;
-    dataset_pixel_stats(c->train.images, c->train.count * c->channels * plane, &mean, &std);
+    dataset_pixel_stats(c->train.images, c->train.count * c->channels * plane, &st->pixel_mean,
+                        &st->pixel_std);
     dataset_channel_stats(c->train.images, c->train.count, c->channels, plane, cmean, cstd);
     for (size_t ch = 0; ch < c->channels; ch++)
         if (!(cstd[ch] > 0))
@@ -246,8 +247,8 @@ static int write_attributes(hid_t file, const DatasetContents *c)
         write_strings(file, "class_names", c->class_names, c->num_classes) ||
         write_strings(file, "source_files", c->source_files, c->num_sources) ||
         write_strings(file, "source_sha256", c->source_sha256, c->num_sources) ||
-        write_scalar(file, "pixel_mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &mean) ||
-        write_scalar(file, "pixel_std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &std) ||
+        write_scalar(file, "pixel_mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &st->pixel_mean) ||
+        write_scalar(file, "pixel_std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &st->pixel_std) ||
         write_doubles(file, "channel_mean", cmean, c->channels) ||
         write_doubles(file, "channel_std", cstd, c->channels) ||
         write_string(file, "axis_order", "N,C,H,W") ||
@@ -263,7 +264,7 @@ static int write_attributes(hid_t file, const DatasetContents *c)
 
 /* Builds the whole file in memory (h5image.h: HDF5 never writes to the
  * target filesystem, whose full disk crashed HDF5's exit handler). */
-static int write_file(H5Image *im, const DatasetContents *c)
+static int write_file(H5Image *im, const DatasetContents *c, DatasetStats *st)
 {
     /* HDF5 1.8 structures: object headers, and with them the attributes,
      * carry HDF5's metadata checksums (a flipped byte of pixel_mean is
@@ -281,7 +282,7 @@ static int write_file(H5Image *im, const DatasetContents *c)
     if (!rc)
         rc = write_split(file, "test", &c->test, c);
     if (!rc)
-        rc = write_attributes(file, c);
+        rc = write_attributes(file, c, st);
     if (H5Fclose(file) < 0 && !rc)
         rc = base_error_set("cannot close HDF5 file: %s", h5image_cause(cause));
     if (!rc && (!im->image || !im->size))
@@ -289,8 +290,9 @@ static int write_file(H5Image *im, const DatasetContents *c)
     return rc;
 }
 
-int dataset_write(const char *path, const DatasetContents *c)
+int dataset_write(const char *path, const DatasetContents *c, DatasetStats *stats)
 {
+    DatasetStats own;
     quiet_hdf5();
     if (check_contents(c))
         return error_in(path);
@@ -302,7 +304,7 @@ int dataset_write(const char *path, const DatasetContents *c)
      * hold their temporary file locked). */
     atomic_clean_stale(dir, slash ? slash + 1 : path, stderr);
     H5Image im = {0};
-    int rc = write_file(&im, c);
+    int rc = write_file(&im, c, stats ? stats : &own);
     if (!rc)
         rc = atomic_write_file(path, im.image, im.size);
     free(im.image);

@@ -97,7 +97,15 @@ typedef struct {
     char *source_format, *source_path, *source_fingerprint, *created_by, *created_utc;
 } Dataset;
 
-int dataset_write(const char *path, const DatasetContents *c);
+/* What dataset_write computed from the training images and stored as the
+ * pixel_mean/pixel_std and channel_mean/channel_std attributes. */
+typedef struct {
+    double pixel_mean, pixel_std;
+    double channel_mean[LENET_MAX_CHANNELS], channel_std[LENET_MAX_CHANNELS]; /* (channels) */
+} DatasetStats;
+
+/* stats: NULL, or where the statistics written to the file go. */
+int dataset_write(const char *path, const DatasetContents *c, DatasetStats *stats);
 
 /* Mean and population std of x/255 over n bytes. */
 void dataset_pixel_stats(const uint8_t *pixels, size_t n, double *mean, double *std);

@@ -331,13 +331,9 @@ int imagefolder_import(const FolderConfig *cfg, FolderReport *rep)
         };
         rep->train = s.count[0];
         rep->test = s.count[1];
-        dataset_pixel_stats(c.train.images, c.train.count * rep->channels * plane,
-                            &rep->pixel_mean, &rep->pixel_std);
-        dataset_channel_stats(c.train.images, c.train.count, rep->channels, plane,
-                              rep->channel_mean, rep->channel_std);
         rc = import_make_parent(cfg->out);
         if (!rc)
-            rc = dataset_write(cfg->out, &c);
+            rc = dataset_write(cfg->out, &c, &rep->stats);
     }
     free(s.images[0]);
     for (int split = 0; split < 2; split++) {
@@ -499,13 +495,9 @@ int cifar10_import(const char *dir, const char *out, int deflate, FolderReport *
         rep->channels = 3;
         rep->height = rep->width = CIFAR_SIDE;
         rep->any_colour = 1;
-        dataset_pixel_stats(images[0], count[0] * CIFAR_PIXELS, &rep->pixel_mean,
-                            &rep->pixel_std);
-        dataset_channel_stats(images[0], count[0], 3, (size_t)CIFAR_SIDE * CIFAR_SIDE,
-                              rep->channel_mean, rep->channel_std);
         rc = import_make_parent(out);
         if (!rc)
-            rc = dataset_write(out, &c);
+            rc = dataset_write(out, &c, &rep->stats);
     }
     for (int s = 0; s < 2; s++)
         free(images[s]), free(labels[s]);

@@ -36,6 +36,7 @@
 #include <stddef.h>
 
 #include "checksum.h"
+#include "dataset.h"
 
 #define IMAGEFOLDER_NAME_LEN 64 /* a class name, with its NUL (checkpoints hold 64) */
 
@@ -65,8 +66,7 @@ typedef struct {
     size_t num_files;     /* CIFAR-10: the batch files read */
     char files[8][4096];
     char file_sha256[8][CHECKSUM_HEX_LEN + 1];
-    double pixel_mean, pixel_std; /* training pixels, x/255 */
-    double channel_mean[3], channel_std[3]; /* the same per channel (first `channels`) */
+    DatasetStats stats;   /* training pixels, x/255, as written */
 } FolderReport;
 
 extern const char *const CIFAR10_CLASSES[10];

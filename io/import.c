@@ -124,11 +124,9 @@ static int write_output(const ImportConfig *cfg, ImportReport *rep, const Idx *i
     rep->test = c.test.count;
     rep->height = c.height;
     rep->width = c.width;
-    dataset_pixel_stats(c.train.images, c.train.count * c.height * c.width, &rep->pixel_mean,
-                        &rep->pixel_std);
     if (import_make_parent(cfg->out))
         return -1;
-    return dataset_write(cfg->out, &c);
+    return dataset_write(cfg->out, &c, &rep->stats);
 }
 
 int import_idx(const ImportConfig *cfg, ImportReport *rep)

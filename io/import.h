@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "checksum.h"
+#include "dataset.h"
 
 #define IMPORT_NUM_FILES 4
 
@@ -34,7 +35,7 @@ typedef struct {
     size_t height, width;
     int num_classes;
     int fashion;                   /* 1 when the Fashion-MNIST names were chosen */
-    double pixel_mean, pixel_std;  /* of the training set, x/255 */
+    DatasetStats stats;            /* of the training set, x/255 */
     char files[IMPORT_NUM_FILES][4096];
     char sha256[IMPORT_NUM_FILES][CHECKSUM_HEX_LEN + 1];
 } ImportReport;

@@ -150,7 +150,7 @@ void fixture_write_dataset(const char *path, size_t ntrain, size_t ntest, size_t
         .num_sources = 1, .source_files = files, .source_sha256 = sha,
         .chunk = FIXTURE_CHUNK,
     };
-    if (dataset_write(path, &contents))
+    if (dataset_write(path, &contents, NULL))
         fail_msg("fixture_write_dataset: %s", base_error());
     free(xt);
     free(yt);

@@ -80,7 +80,7 @@ int main(int argc, char **argv)
         .num_sources = 1, .source_files = files, .source_sha256 = sha,
         .source_format = "synthetic", .source_path = "make_dataset",
     };
-    int rc = dataset_write(argv[1], &contents);
+    int rc = dataset_write(argv[1], &contents, NULL);
     if (rc)
         fprintf(stderr, "make_dataset: %s\n", base_error());
     else

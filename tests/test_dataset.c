@@ -121,7 +121,7 @@ static void test_constant_channel_refused(void **state)
         x[i] = (i % SS) < H * W ? 7 : (uint8_t)i; /* channel 0 is 7 everywhere */
     DatasetContents c = {.train = {x, y, 4}, .test = {x, y, 2}, .channels = C, .height = H,
                          .width = W, .num_classes = 10, .class_names = names};
-    assert_int_equal(dataset_write(fixture_path(*state, "flat.h5"), &c), -1);
+    assert_int_equal(dataset_write(fixture_path(*state, "flat.h5"), &c, NULL), -1);
     if (!strstr(base_error(), "channel 0 of the training images is constant (every pixel 7)"))
         fail_msg("unexpected error: %s", base_error());
     assert_int_equal(fixture_count_entries(*state), 0);
@@ -169,10 +169,10 @@ static void test_no_partial_output(void **state)
     DatasetContents c = {.train = {x, y, 4}, .test = {x, y, 2}, .channels = C, .height = H,
                          .width = W, .num_classes = 10, .class_names = names};
     const char *path = fixture_path(*state, "bad.h5");
-    assert_int_equal(dataset_write(path, &c), -1);
+    assert_int_equal(dataset_write(path, &c, NULL), -1);
     assert_non_null(strstr(base_error(), "train label 11 of sample 2 is not < num_classes 10"));
     assert_int_equal(fixture_count_entries(*state), 0);
-    assert_int_equal(dataset_write(fixture_path(*state, "no/such/dir/x.h5"), &c), -1);
+    assert_int_equal(dataset_write(fixture_path(*state, "no/such/dir/x.h5"), &c, NULL), -1);
     assert_int_equal(fixture_count_entries(*state), 0);
 }
 

@@ -105,8 +105,8 @@ static void report(const ImportConfig *cfg, const ImportReport *rep, const char 
     printf("prepare: classes:");
     for (int i = 0; i < rep->num_classes; i++)
         printf("%s %s", i ? "," : "", names[i]);
-    printf("\nprepare: training pixels x/255: mean %.6f, std %.6f\n", rep->pixel_mean,
-           rep->pixel_std);
+    printf("\nprepare: training pixels x/255: mean %.6f, std %.6f\n", rep->stats.pixel_mean,
+           rep->stats.pixel_std);
     for (int i = 0; i < IMPORT_NUM_FILES; i++)
         printf("prepare: %s sha256 %s\n", rep->files[i], rep->sha256[i]);
     printf("prepare: wrote %s in %.2f s\n", cfg->out, seconds);
@@ -169,15 +169,15 @@ static void report_folder(const char *out, const FolderReport *rep, const char *
     printf("prepare: classes:");
     for (int i = 0; i < rep->num_classes; i++)
         printf("%s %s", i ? "," : "", rep->class_names[i]);
-    printf("\nprepare: training pixels x/255: mean %.6f, std %.6f\n", rep->pixel_mean,
-           rep->pixel_std);
+    printf("\nprepare: training pixels x/255: mean %.6f, std %.6f\n", rep->stats.pixel_mean,
+           rep->stats.pixel_std);
     if (rep->channels > 1) {
         printf("prepare: per channel (what --normalize uses): mean");
         for (size_t c = 0; c < rep->channels; c++)
-            printf(" %.6f", rep->channel_mean[c]);
+            printf(" %.6f", rep->stats.channel_mean[c]);
         printf(", std");
         for (size_t c = 0; c < rep->channels; c++)
-            printf(" %.6f", rep->channel_std[c]);
+            printf(" %.6f", rep->stats.channel_std[c]);
         printf("\n");
     }
     if (!strcmp(format, "images")) {
