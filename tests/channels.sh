@@ -32,20 +32,7 @@ export OMP_NUM_THREADS=1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-run() {
-  local name=$1
-  shift
-  timeout 600 "$@" >"$dir/$name.out" 2>"$dir/$name.err"
-  rc=$?
-}
-expect_ok() { # NAME WHAT [PATTERN]
-  if [[ $rc -eq 0 ]] && { [[ -z ${3:-} ]] || grep -q -- "$3" "$dir/$1.out"; }; then pass "$2"
-  else fail "$2: exit $rc${3:+, or no /$3/}"; show "$1"; fi
-}
-expect_fail() { # NAME STATUS PATTERN WHAT
-  if [[ $rc -eq $2 ]] && grep -q -- "$3" "$dir/$1.err"; then pass "$4 (exit $rc: $(grep -m1 -- "$3" "$dir/$1.err" | cut -c1-150))"
-  else fail "$4: exit $rc (want $2), no /$3/ in stderr"; show "$1"; fi
-}
+run() { run_cmd "$@"; }
 
 "$py" -c "import h5py, numpy, onnx, torch" 2>/dev/null || { fail "$py cannot import h5py, numpy, onnx, torch"; finish; exit; }
 if [[ ! -f $root/node_modules/onnxruntime-node/package.json ]]; then

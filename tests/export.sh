@@ -33,21 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# run NAME CMD...: output in $dir/NAME.{out,err}, status in $rc
-run() {
-  local name=$1
-  shift
-  timeout 600 "$@" >"$dir/$name.out" 2>"$dir/$name.err"
-  rc=$?
-}
-expect_ok() { # NAME WHAT [PATTERN]
-  if [[ $rc -eq 0 ]] && { [[ -z ${3:-} ]] || grep -q -- "$3" "$dir/$1.out"; }; then pass "$2"
-  else fail "$2: exit $rc${3:+, or no /$3/}"; show "$1"; fi
-}
-expect_fail() { # NAME STATUS PATTERN WHAT
-  if [[ $rc -eq $2 ]] && grep -q -- "$3" "$dir/$1.err"; then pass "$4 (exit $rc: $(grep -m1 -- "$3" "$dir/$1.err" | cut -c1-150))"
-  else fail "$4: exit $rc (want $2), no /$3/ in stderr"; show "$1"; fi
-}
+run() { run_cmd "$@"; }
 finish() {
   echo "$passed passed, $failed failed$([[ $skipped -eq 0 ]] || echo ", $skipped skipped")"
   [[ $failed -eq 0 ]]

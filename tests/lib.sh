@@ -13,6 +13,31 @@ show() { sed 's/^/    | /' "$dir/$1.out" "$dir/$1.err" | grep -v '^    |   confi
 # final_hash NAME: the fingerprint (SHA-256 of the parameters) of `shardnet
 # train`'s "done:" line.
 final_hash() { sed -n 's/^done: .*final parameters sha256 \([0-9a-f]*\)$/\1/p' "$dir/$1.out"; }
+# run_cmd NAME CMD...: CMD (10 minutes at most) -> $dir/NAME.{out,err}, $rc.
+run_cmd() {
+  local name=$1
+  shift
+  timeout 600 "$@" >"$dir/$name.out" 2>"$dir/$name.err"
+  rc=$?
+}
+# mpi_train NAME NP ARGS...: `shardnet train ARGS` on NP ranks ($bin) ->
+# $dir/NAME.{out,err}, $rc.
+mpi_train() {
+  local name=$1 np=$2
+  shift 2
+  timeout 300 "${mpi[@]}" -np "$np" "$bin" train "$@" >"$dir/$name.out" 2>"$dir/$name.err"
+  rc=$?
+}
+# expect_ok NAME WHAT [PATTERN]: the last run exited 0 (and its stdout matches).
+expect_ok() {
+  if [[ $rc -eq 0 ]] && { [[ -z ${3:-} ]] || grep -q -- "$3" "$dir/$1.out"; }; then pass "$2"
+  else fail "$2: exit $rc${3:+, or no /$3/}"; show "$1"; fi
+}
+# expect_fail NAME STATUS PATTERN WHAT: the last run exited STATUS, PATTERN on stderr.
+expect_fail() {
+  if [[ $rc -eq $2 ]] && grep -q -- "$3" "$dir/$1.err"; then pass "$4 (exit $rc: $(grep -m1 -- "$3" "$dir/$1.err" | cut -c1-150))"
+  else fail "$4: exit $rc (want $2), no /$3/ in stderr"; show "$1"; fi
+}
 finish() {
   echo "$passed passed, $failed failed$([[ $skipped -eq 0 ]] || echo ", $skipped skipped")"
   [[ $failed -eq 0 ]]

@@ -43,13 +43,7 @@ long=("${common[@]}" --epochs 8 --ckpt-every 15 --keep 1)
 
 "$bin" prepare --out "$dir/fm.h5" >/dev/null 2>&1 || { echo "prepare failed"; echo "0 passed, 1 failed"; exit 1; }
 
-# run NAME NP ARGS...: shardnet train under mpirun; $dir/NAME.{out,err}, $rc.
-run() {
-  local name=$1 np=$2
-  shift 2
-  timeout 300 "${mpi[@]}" -np "$np" "$bin" train "$@" >"$dir/$name.out" 2>"$dir/$name.err"
-  rc=$?
-}
+run() { mpi_train "$@"; }
 # records FILE EXPR: EXPR evaluated over the JSON lines of FILE as `recs`.
 records() { "$py" -c 'import json,sys; recs=[json.loads(l) for l in open(sys.argv[1])]; print(eval(sys.argv[2]))' "$@"; }
 wait_record() { # FILE PATTERN SECONDS

@@ -20,14 +20,8 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# run NAME NP ARGS... -> $dir/NAME.{out,err}, exit status in $rc
-run() {
-  local name=$1 np=$2
-  shift 2
-  timeout 300 "${mpi[@]}" -np "$np" \
-    "$bin" train --data "$dir/fm.h5" "$@" >"$dir/$name.out" 2>"$dir/$name.err"
-  rc=$?
-}
+# run NAME NP ARGS...: shardnet train on the test's data -> $dir/NAME.{out,err}, $rc
+run() { mpi_train "$1" "$2" --data "$dir/fm.h5" "${@:3}"; }
 
 if ! "$bin" prepare --out "$dir/fm.h5" >"$dir/prepare.out" 2>&1; then
   cat "$dir/prepare.out"; echo "0 passed, 1 failed"; exit 1
