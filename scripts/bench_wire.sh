@@ -8,10 +8,8 @@
 # machine.  Run it alone (other load skews the figures): under the shared
 # CPU lock on a shared machine.
 #
-# The hosts are set up as in tests/multihost.sh: a bridge namespace, one
-# namespace per host with its own hostname (unshare --uts), addresses in
-# 10.213.78.0/24 that exist only inside them; mpirun runs in a head
-# namespace and reaches the hosts through an ssh replacement.
+# The hosts are scripts/netns.sh's, as in tests/multihost.sh, on
+# 10.213.78.0/24.
 #
 #   scripts/bench_wire.sh [RATE [EPOCHS]]   RATE for tc (default 100mbit),
 #                                           EPOCHS of the 60k set (default 1)
@@ -31,47 +29,18 @@ unset OMP_NUM_THREADS
 
 subnet=10.213.78.0/24 net=10.213.78
 pre=bw$$-
-hosts=(hd h1 h2 h3)
 dir=$(mktemp -d)
-teardown() {
-  local ns p
-  for ns in br "${hosts[@]}"; do
-    ip netns list | grep -qw "$pre$ns" || continue
-    for p in $(ip netns pids "$pre$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-  done
-  sleep 0.2
-  for ns in br "${hosts[@]}"; do ip netns del "$pre$ns" 2>/dev/null; done
-  rm -rf "$dir"
-}
-trap teardown EXIT
+source "$here/scripts/netns.sh"
+trap 'netns_teardown; rm -rf "$dir"' EXIT
 
-ip netns add "${pre}br"
-ip -n "${pre}br" link add br0 type bridge
-ip -n "${pre}br" link set br0 up
-ip -n "${pre}br" link set lo up
-i=1
-for h in "${hosts[@]}"; do
-  ip netns add "$pre$h"
-  ip -n "${pre}br" link add "v-$h" type veth peer name eth0 netns "$pre$h"
-  ip -n "${pre}br" link set "v-$h" master br0 up
-  ip -n "$pre$h" addr add "$net.$((10 + i))/24" dev eth0
-  ip -n "$pre$h" link set eth0 up
-  ip -n "$pre$h" link set lo up
-  if [[ $h != hd ]]; then
-    # Each host's link: RATE out of the host, and RATE into it (the
-    # bridge side's egress towards the host).
-    tc -n "$pre$h" qdisc add dev eth0 root tbf rate "$rate" burst 64kb latency 100ms
-    tc -n "${pre}br" qdisc add dev "v-$h" root tbf rate "$rate" burst 64kb latency 100ms
-  fi
-  i=$((i + 1))
+netns_setup || { echo "bench_wire.sh: cannot build the namespaces" >&2; exit 1; }
+for h in h1 h2 h3; do
+  # Each host's link: RATE out of the host, and RATE into it (the bridge
+  # side's egress towards the host).
+  tc -n "$pre$h" qdisc add dev eth0 root tbf rate "$rate" burst 64kb latency 100ms
+  tc -n "${pre}br" qdisc add dev "v-$h" root tbf rate "$rate" burst 64kb latency 100ms
 done
-cat >"$dir/rsh" <<RSH
-#!/bin/sh
-while [ "\${1#-}" != "\$1" ]; do shift; done
-host=\$1; shift
-exec ip netns exec "$pre\$host" unshare --uts sh -c 'hostname "\$0"; exec sh -c "\$1"' "\$host" "\$*"
-RSH
-chmod +x "$dir/rsh"
+netns_rsh "$dir/rsh"
 mpiflags=(--mca plm_rsh_agent "$dir/rsh" --mca plm_rsh_no_tree_spawn 1
   --mca btl tcp,self --mca btl_tcp_if_include "$subnet" --mca oob_tcp_if_include "$subnet"
   --bind-to none -x OMP_NUM_THREADS=1)
@@ -86,8 +55,7 @@ echo "bench_wire: 3 hosts x 1 rank, tc tbf $rate per host link each way; mpirun 
 # One run: prints "IMG_PER_S HASH EXACT-LINE".
 one() {
   rm -rf "$dir/run"
-  ip netns exec "${pre}hd" unshare --uts sh -c 'hostname hd; exec "$@"' sh \
-    timeout -s KILL 900 mpirun "${mpiflags[@]}" --host h1,h2,h3 -np 3 "$bin" train "${args[@]}" \
+  netns_head timeout -s KILL 900 mpirun "${mpiflags[@]}" --host h1,h2,h3 -np 3 "$bin" train "${args[@]}" \
     --reduce "$1" >"$dir/out" 2>"$dir/err" || { cat "$dir/out" "$dir/err" >&2; return 1; }
   local r h w
   r=$(awk '/^epoch [0-9]+\/[0-9]+:/ { for (i = 1; i <= NF; i++) if ($(i+1) == "img/s,") { s += $i; k++ } } END { printf "%.0f", k ? s / k : 0 }' "$dir/out")

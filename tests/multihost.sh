@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
 # multihost.sh - shardnet across simulated hosts (needs root).
 #
-# Each host is a network namespace with its own hostname (unshare --uts, so
-# that shared-memory segments do not collide) and one veth into a bridge that
-# lives in a namespace of its own; the addresses are in 10.213.77.0/24, which
-# exists only inside these namespaces: no traffic leaves them.  mpirun runs in
-# a head namespace and starts its daemons through an ssh replacement that
-# enters the host's namespace.  The MPI settings are the ones README.md
+# Each host is a network namespace of scripts/netns.sh (its own hostname, one
+# veth into a bridge), on 10.213.77.0/24, which exists only inside them;
+# mpirun runs in the head namespace and reaches the hosts through an ssh
+# replacement.  The MPI settings are the ones README.md
 # documents (TCP between hosts, oob keepalive 5/2/3 for fast failure).
 #   - 2 hosts x 1 rank, 2 hosts x 2 ranks, 3 hosts x 1 rank: the SAME final
 #     weights as a plain single-host mpirun with the same B and m; rank 0's
@@ -27,53 +25,26 @@ if [[ $(id -u) -ne 0 ]]; then echo "skipped: multihost.sh needs root (network na
 
 subnet=10.213.77.0/24 net=10.213.77
 pre=sn$$-           # namespace names: sn<pid>-br, -hd, -h1, -h2, -h3
-hosts=(hd h1 h2 h3)
 dir=$(mktemp -d)
 bg=
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/netns.sh"
 teardown() {
   [[ -n $bg ]] && kill -9 "$bg" 2>/dev/null
-  local ns p
-  for ns in br "${hosts[@]}"; do
-    ip netns list | grep -qw "$pre$ns" || continue
-    for p in $(ip netns pids "$pre$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-  done
-  sleep 0.2
-  for ns in br "${hosts[@]}"; do ip netns del "$pre$ns" 2>/dev/null; done
+  netns_teardown
   rm -rf "$dir"
 }
 trap teardown EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_openmpi "multihost.sh (plm_rsh_agent, oob_tcp_* across namespaces)"
 
-# The simulated network: bridge namespace, one veth per host.
-setup_net() {
-  ip netns add "${pre}br" && ip -n "${pre}br" link add br0 type bridge \
-    && ip -n "${pre}br" link set br0 up && ip -n "${pre}br" link set lo up || return 1
-  local i=1 h
-  for h in "${hosts[@]}"; do
-    ip netns add "$pre$h" || return 1
-    ip -n "${pre}br" link add "v-$h" type veth peer name eth0 netns "$pre$h" || return 1
-    ip -n "${pre}br" link set "v-$h" master br0 up || return 1
-    ip -n "$pre$h" addr add "$net.$((10 + i))/24" dev eth0 || return 1
-    ip -n "$pre$h" link set eth0 up && ip -n "$pre$h" link set lo up || return 1
-    i=$((i + 1))
-  done
-}
-if ! setup_net; then echo "cannot build the namespaces"; echo "0 passed, 1 failed"; exit 1; fi
+if ! netns_setup; then echo "cannot build the namespaces"; echo "0 passed, 1 failed"; exit 1; fi
 if ! ip -o addr | grep -q "$net\." && ip -n "${pre}h3" -o addr | grep -q "$net\.14/24"; then
   pass "namespaces up; $subnet exists only inside them"
 else
   fail "namespace addresses: $(ip -o addr | grep "$net\.")"
 fi
 
-# The ssh replacement: rsh [options] HOST COMMAND...
-cat >"$dir/rsh" <<RSH
-#!/bin/sh
-while [ "\${1#-}" != "\$1" ]; do shift; done
-host=\$1; shift
-exec ip netns exec "$pre\$host" unshare --uts sh -c 'hostname "\$0"; exec sh -c "\$1"' "\$host" "\$*"
-RSH
-chmod +x "$dir/rsh"
+netns_rsh "$dir/rsh"
 mpiflags=(--mca plm_rsh_agent "$dir/rsh" --mca plm_rsh_no_tree_spawn 1
   --mca btl tcp,vader,self --mca btl_tcp_if_include "$subnet" --mca oob_tcp_if_include "$subnet"
   --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3
@@ -82,8 +53,7 @@ mpiflags=(--mca plm_rsh_agent "$dir/rsh" --mca plm_rsh_no_tree_spawn 1
 head_mpirun() {
   local hostlist=$1 np=$2
   shift 2
-  ip netns exec "${pre}hd" unshare --uts sh -c 'hostname hd; exec "$@"' sh \
-    timeout -s KILL 300 mpirun "${mpiflags[@]}" --host "$hostlist" -np "$np" "$bin" train "$@"
+  netns_head timeout -s KILL 300 mpirun "${mpiflags[@]}" --host "$hostlist" -np "$np" "$bin" train "$@"
 }
 
 "$bin" prepare --out "$dir/fm.h5" >/dev/null 2>&1 || { echo "prepare failed"; echo "$passed passed, 1 failed"; exit 1; }
