@@ -616,11 +616,7 @@ static hid_t open_tensor(const Reader *r, const char *group, const TensorView *v
         wdims[d] = (hsize_t)v->dims[d];
     int same = nd == v->ndims && !memcmp(dims, wdims, (size_t)nd * sizeof *dims);
     int is_f32 = type >= 0 && H5Tget_class(type) == H5T_FLOAT && H5Tget_size(type) == 4;
-    unsigned flags;
-    size_t nelm = 0;
-    int fletcher = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED &&
-                   H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &nelm, NULL, 0, NULL,
-                                        NULL) >= 0;
+    int fletcher = h5image_has_fletcher32(dcpl);
     if (type >= 0)
         H5Tclose(type);
     if (space >= 0)

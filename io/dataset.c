@@ -364,11 +364,7 @@ static hid_t open_array(hid_t file, const char *name, int rank, hsize_t *dims)
 static int has_fletcher32(hid_t dset)
 {
     hid_t dcpl = H5Dget_create_plist(dset);
-    unsigned flags;
-    size_t nelm = 0;
-    int ok = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED &&
-             H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &nelm, NULL, 0, NULL,
-                                  NULL) >= 0;
+    int ok = h5image_has_fletcher32(dcpl);
     if (dcpl >= 0)
         H5Pclose(dcpl);
     return ok;

@@ -91,3 +91,12 @@ int h5image_is_checksum(const char *cause)
 {
     return strstr(cause, "Fletcher32") || strstr(cause, "checksum");
 }
+
+int h5image_has_fletcher32(hid_t dcpl)
+{
+    unsigned flags;
+    size_t nelm = 0;
+    return dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED &&
+           H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &nelm, NULL, 0, NULL,
+                                NULL) >= 0;
+}

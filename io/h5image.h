@@ -34,4 +34,8 @@ const char *h5image_cause(char out[256]);
  * HDF5's own metadata checksums): a damaged file, not a missing object. */
 int h5image_is_checksum(const char *cause);
 
+/* Whether a dataset creation property list (H5Dget_create_plist) has the
+ * Fletcher-32 filter on chunked storage; 0 for an invalid dcpl. */
+int h5image_has_fletcher32(hid_t dcpl);
+
 #endif
