@@ -244,18 +244,29 @@ static int parse_every(const char *s, void *dst)
     return part_int("N", num, 1, INT64_MAX, &cfg->ckpt_every);
 }
 
+/* A:B: the part before the first colon into head (NUL-terminated), *tail
+ * after it; -1 with "'S' is not valid" when there is no colon or A is empty
+ * or too long. */
+static int split_pair(const char *s, char head[32], const char **tail)
+{
+    const char *colon = strchr(s, ':');
+    size_t len = colon ? (size_t)(colon - s) : 0;
+    if (!colon || len == 0 || len >= 32)
+        return base_error_set("'%s' is not valid", s);
+    memcpy(head, s, len);
+    head[len] = '\0';
+    *tail = colon + 1;
+    return 0;
+}
+
 static int parse_inject(const char *s, void *dst)
 {
     Config *cfg = dst;
-    const char *colon = strchr(s, ':');
     char step[32];
-    size_t len = colon ? (size_t)(colon - s) : 0;
-    if (!colon || len == 0 || len >= sizeof step)
-        return base_error_set("'%s' is not valid", s);
-    memcpy(step, s, len);
-    step[len] = '\0';
-    if (part_int("STEP", step, 1, INT64_MAX, &cfg->inject_step) ||
-        part_int("RANK", colon + 1, 0, INT32_MAX, &cfg->inject_rank))
+    const char *rank = NULL;
+    if (split_pair(s, step, &rank) ||
+        part_int("STEP", step, 1, INT64_MAX, &cfg->inject_step) ||
+        part_int("RANK", rank, 0, INT32_MAX, &cfg->inject_rank))
         return -1;
     return 0;
 }
@@ -294,15 +305,11 @@ static int parse_stall(const char *s, void *dst)
 static int parse_slow(const char *s, void *dst)
 {
     Config *cfg = dst;
-    const char *colon = strchr(s, ':');
     char rank[32];
-    size_t len = colon ? (size_t)(colon - s) : 0;
-    if (!colon || len == 0 || len >= sizeof rank)
-        return base_error_set("'%s' is not valid", s);
-    memcpy(rank, s, len);
-    rank[len] = '\0';
-    if (part_int("RANK", rank, 0, INT32_MAX, &cfg->slow_rank) ||
-        part_int("PERCENT", colon + 1, 1, 100, &cfg->slow_percent))
+    const char *percent = NULL;
+    if (split_pair(s, rank, &percent) ||
+        part_int("RANK", rank, 0, INT32_MAX, &cfg->slow_rank) ||
+        part_int("PERCENT", percent, 1, 100, &cfg->slow_percent))
         return -1;
     return 0;
 }
